@@ -1,0 +1,102 @@
+"""envkit's exception tree: one root, a message a user should read, and what to do next.
+
+The magics and the CLI show ``str(error)`` (message and hint), never a traceback, unless
+``ENVKIT_DEBUG=1`` is set.
+"""
+
+from __future__ import annotations
+
+
+class EnvkitError(Exception):
+    """Root of every error envkit raises on purpose."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message}\n  hint: {self.hint}" if self.hint else self.message
+
+    def _render_traceback_(self) -> list[str]:
+        # IPython calls this instead of printing a traceback (a UsageError subclass would
+        # still print one); ENVKIT_DEBUG=1 brings the traceback back.
+        import os
+        import traceback
+
+        if os.environ.get("ENVKIT_DEBUG"):
+            return traceback.format_exception(type(self), self, self.__traceback__)
+        return [f"envkit: {self}"]
+
+
+class UsageError(EnvkitError):
+    """Bad arguments or options."""
+
+    exit_code = 2
+
+
+class NotebookError(EnvkitError):
+    """A notebook that cannot be found, read, parsed or written."""
+
+
+class CaptureError(EnvkitError):
+    """A notebook's needs could not be worked out."""
+
+
+class PackageError(EnvkitError):
+    """A package that cannot be mapped, resolved or installed."""
+
+
+class EngineUnavailable(EnvkitError):
+    """No container engine answered."""
+
+
+class EngineError(EnvkitError):
+    """The engine refused or failed an operation."""
+
+
+class BuildFailed(EnvkitError):
+    """An image build failed; carries the failing step and the last lines of its log."""
+
+    def __init__(
+        self,
+        message: str,
+        hint: str | None = None,
+        *,
+        step: str | None = None,
+        package: str | None = None,
+        log_tail: list[str] | None = None,
+    ) -> None:
+        super().__init__(message, hint)
+        self.step = step
+        self.package = package
+        self.log_tail = log_tail or []
+
+    def __str__(self) -> str:
+        parts = [self.message]
+        if self.step:
+            parts.append(f"  step: {self.step}")
+        if self.package:
+            parts.append(f"  package at fault: {self.package}")
+        if self.log_tail:
+            parts.append("  last lines of the log:")
+            parts.extend(f"    {line}" for line in self.log_tail)
+        if self.hint:
+            parts.append(f"  hint: {self.hint}")
+        return "\n".join(parts)
+
+
+class KernelError(EnvkitError):
+    """A container kernel that could not start or died."""
+
+
+class RegistryError(EnvkitError):
+    """A registry that refused, could not be reached, or lost an image."""
+
+
+class Interrupted(EnvkitError):
+    """The user interrupted a long operation; everything it made was cleaned up."""
+
+    exit_code = 130

@@ -1,0 +1,102 @@
+"""Test infrastructure: a Docker engine, a local base image, Debian packages.
+
+In CI (``CI=true``) as root, what is missing is installed from Debian's packages and started.
+Anywhere else nothing is installed: the test run stops with a message naming what is missing.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+BASE_IMAGE = os.environ.get("ENVKIT_TEST_BASE_IMAGE", "envkit-test-base:bookworm")
+DOCKERD_LOG = Path(tempfile.gettempdir()) / "envkit-dockerd.log"
+
+
+class Missing(RuntimeError):
+    """Something the integration tests need is not on this machine."""
+
+
+def may_install() -> bool:
+    return os.environ.get("CI", "").lower() == "true" and hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+_apt_updated = False
+
+
+def apt_install(*packages: str, binaries: tuple[str, ...] = ()) -> None:
+    """Install Debian packages in CI as root; elsewhere raise ``Missing`` naming them."""
+    global _apt_updated
+    wanted = binaries or packages
+    if all(shutil.which(b) for b in wanted):
+        return
+    if not may_install():
+        raise Missing(f"missing {', '.join(wanted)}: install Debian's {' '.join(packages)} "
+                      "(the test suite installs it by itself only with CI=true as root)")
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    if not _apt_updated:
+        subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+        _apt_updated = True
+    subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages],
+                   check=True, env=env, stdout=subprocess.DEVNULL)
+
+
+def engine_answers() -> bool:
+    try:
+        import docker
+
+        docker.from_env(timeout=3).ping()
+        return True
+    except Exception:
+        return False
+
+
+def ensure_engine(timeout: float = 90) -> None:
+    """A Docker engine that answers, started here in CI if need be."""
+    if engine_answers():
+        return
+    if os.environ.get("DOCKER_HOST") or not may_install():
+        raise Missing("no Docker engine answers (tried DOCKER_HOST or /var/run/docker.sock): start Docker "
+                      "or set DOCKER_HOST; integration tests need a real engine (unit tests: pytest tests/unit)")
+    apt_install("docker.io", binaries=("dockerd",))
+    with open(DOCKERD_LOG, "ab") as log:
+        subprocess.Popen(["dockerd"], stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+                         start_new_session=True)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if engine_answers():
+            return
+        time.sleep(0.5)
+    raise Missing(f"dockerd did not answer within {timeout:.0f}s; see {DOCKERD_LOG}")
+
+
+def ensure_base_image(tag: str = BASE_IMAGE) -> str:
+    """A Debian bookworm image with python3 and venv, made with debootstrap, kept by tag.
+
+    No registry can be reached from here, so nothing can be pulled; this image stands in for
+    ``python:3.X-slim`` in tests. It is test infrastructure, not a product feature.
+    """
+    import docker
+
+    client = docker.from_env()
+    try:
+        client.images.get(tag)
+        return tag
+    except docker.errors.ImageNotFound:
+        pass
+    apt_install("debootstrap", binaries=("debootstrap",))
+    with tempfile.TemporaryDirectory(prefix="envkit-rootfs-") as root:
+        subprocess.run(
+            ["debootstrap", "--variant=minbase", "--include=python3,python3-venv,ca-certificates",
+             "bookworm", root],
+            check=True, stdout=subprocess.DEVNULL,
+        )
+        tar = subprocess.Popen(["tar", "-C", root, "-c", "."], stdout=subprocess.PIPE)
+        subprocess.run(["docker", "import", "--change", "CMD [\"/bin/bash\"]", "-", tag],
+                       stdin=tar.stdout, check=True, stdout=subprocess.DEVNULL)
+        tar.wait()
+    return tag
