@@ -55,6 +55,13 @@ def pytest_sessionfinish(session, exitstatus):
     left = client.containers.list(all=True, filters={"label": f"dev.envkit.test-run={TEST_RUN}"})
     for c in left:
         c.remove(force=True)
+    # Images this run built are removed too, unless a developer keeps them to iterate faster.
+    if not os.environ.get("ENVKIT_TEST_KEEP_IMAGES"):
+        for image in client.images.list(filters={"label": f"dev.envkit.test-run={TEST_RUN}"}):
+            try:
+                client.images.remove(image.id, force=True)
+            except docker.errors.APIError:
+                pass
     if left:
         names = ", ".join(c.name for c in left)
         print(f"\nLEAK: {len(left)} container(s) left by this test run: {names}", file=sys.stderr)
