@@ -47,7 +47,8 @@ class _Parser(argparse.ArgumentParser):
     """argparse that raises ``UsageError`` instead of exiting (the magic must not exit)."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(f"{self.prog}: {message}", f"see '{self.prog} --help'")
+        hint = "see '%envkit help'" if self.prog.startswith("%") else f"see '{self.prog} --help'"
+        raise UsageError(f"{self.prog}: {message}", hint)
 
 
 def build_parser(prog: str = "envkit") -> argparse.ArgumentParser:
