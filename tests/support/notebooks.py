@@ -1,0 +1,69 @@
+"""Execute real notebooks through nbclient, as a user's front end would."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import nbformat
+from nbclient import NotebookClient
+from nbformat.v4 import new_code_cell, new_notebook
+
+
+def make_notebook(path: Path, cells: Iterable[str], *, version: str = "3.11.7") -> Path:
+    """Write a notebook whose code cells are ``cells``."""
+    nb = new_notebook(
+        cells=[new_code_cell(src) for src in cells],
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+                  "language_info": {"name": "python", "version": version}},
+    )
+    nbformat.write(nb, path)
+    return path
+
+
+def execute(path: Path, *, session_name: str | None = "auto", timeout: int = 600,
+            env: dict[str, str] | None = None) -> nbformat.NotebookNode:
+    """Run the notebook at ``path`` in a fresh local kernel (cells may fail; outputs are kept).
+
+    ``session_name`` becomes ``JPY_SESSION_NAME`` as jupyter_server sets it ("auto": the
+    notebook's absolute path; None: unset, as under plain nbclient).
+    """
+    nb = nbformat.read(path, as_version=4)
+    saved = {k: os.environ.get(k) for k in ("JPY_SESSION_NAME", *(env or {}))}
+    try:
+        os.environ.pop("JPY_SESSION_NAME", None)
+        if session_name == "auto":
+            os.environ["JPY_SESSION_NAME"] = str(path.resolve())
+        elif session_name:
+            os.environ["JPY_SESSION_NAME"] = session_name
+        os.environ.update(env or {})
+        client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
+                                resources={"metadata": {"path": str(path.parent)}})
+        client.execute()
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    return nb
+
+
+def text_of(cell: Any) -> str:
+    """All text a cell showed: streams, plain-text and HTML reprs, error tracebacks."""
+    parts: list[str] = []
+    for out in cell.get("outputs", []):
+        if out.output_type == "stream":
+            parts.append(out.text)
+        elif out.output_type in ("display_data", "execute_result"):
+            parts.append(out.data.get("text/plain", ""))
+            parts.append(out.data.get("text/html", ""))
+        elif out.output_type == "error":
+            parts.append("\n".join(out.traceback))
+    return "\n".join(parts)
+
+
+def errors_of(cell: Any) -> list[Any]:
+    return [o for o in cell.get("outputs", []) if o.output_type == "error"]
