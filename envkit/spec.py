@@ -87,7 +87,8 @@ class Requirement:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "name", canonicalize_name(self.name))
-        object.__setattr__(self, "extras", tuple(sorted(set(self.extras))))
+        # PEP 685: extras compare normalised, like names.
+        object.__setattr__(self, "extras", tuple(sorted({canonicalize_name(e) for e in self.extras})))
 
     @classmethod
     def parse(cls, text: str, *, sources: tuple[Source, ...] = (), optional: bool = False) -> Requirement:

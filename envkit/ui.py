@@ -39,7 +39,7 @@ class UI:
         cells = [[str(c) for c in columns]] + [[str(c) for c in row] for row in rows]
         widths = [max(len(r[i]) for r in cells) for i in range(len(columns))]
         for n, row in enumerate(cells):
-            print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip(), file=self.stream)
+            print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip(), file=self.stream)
             if n == 0:
                 print("  ".join("-" * w for w in widths), file=self.stream)
 
