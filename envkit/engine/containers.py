@@ -1,0 +1,131 @@
+"""Containers through the Engine API: create, attach stdin, start, inspect, signal, remove.
+
+The low-level client is used throughout: the high-level ``containers.create`` inspects after
+every call, and a kernel's start-up time is spent here. Every container is created with labels
+by the caller; docker errors become ``EngineError`` at this boundary.
+"""
+
+from __future__ import annotations
+
+import signal as _signal
+from dataclasses import dataclass
+from typing import Any
+
+from . import api, translated
+
+
+@dataclass(frozen=True, kw_only=True)
+class ContainerState:
+    """What ``inspect`` says about a container: running or not, and its exit code."""
+
+    id: str
+    running: bool
+    exit_code: int | None
+    status: str
+    labels: dict[str, str]
+    host_config: dict[str, Any]
+
+
+def create(image: str, command: list[str], *, labels: dict[str, str], name: str | None = None,
+           user: str | None = None, environment: dict[str, str] | None = None,
+           working_dir: str | None = None, stdin_open: bool = False,
+           host_config: dict[str, Any] | None = None, ports: list[int] | None = None) -> str:
+    """Create (not start) a container; ``host_config`` holds docker-py ``create_host_config`` kwargs."""
+    client = api()
+    with translated(f"creating a container of {image}"):
+        hc = client.create_host_config(**(host_config or {}))
+        config = client.create_container_config(
+            image, command, user=user or "", detach=True, stdin_open=stdin_open, tty=False,
+            ports=ports, environment=environment, working_dir=working_dir, host_config=hc,
+            labels=labels,
+        )
+        # docker-py sets StdinOnce only for attached (non-detached) containers. With it the
+        # engine closes the container's stdin when the attached client goes away, which is
+        # what the kernel watchdog waits for.
+        config["StdinOnce"] = stdin_open
+        created = client.create_container_from_config(config, name)
+    return created["Id"]
+
+
+def attach_stdin(container_id: str) -> Any:
+    """Attach to the container's stdin and return the raw socket; keep it open for its lifetime.
+
+    Closing it, or the holding process dying, closes the container's stdin (``StdinOnce``).
+    """
+    client = api()
+    with translated(f"attaching to container {container_id[:12]}"):
+        sock = client.attach_socket(container_id, params={"stdin": 1, "stream": 1})
+    return sock
+
+
+def start(container_id: str) -> None:
+    """Start a created container."""
+    with translated(f"starting container {container_id[:12]}"):
+        api().start(container_id)
+
+
+def inspect(container_id: str) -> ContainerState | None:
+    """The container's state, or None when it no longer exists (removed, auto-removed)."""
+    from docker.errors import NotFound
+
+    try:
+        with translated(f"inspecting container {container_id[:12]}"):
+            data = api().inspect_container(container_id)
+    except Exception as exc:  # translated() wraps NotFound; look at the cause
+        if isinstance(exc.__cause__, NotFound):
+            return None
+        raise
+    state = data.get("State") or {}
+    running = bool(state.get("Running")) and not state.get("Dead")
+    return ContainerState(
+        id=data["Id"], running=running, exit_code=None if running else state.get("ExitCode"),
+        status=state.get("Status", ""), labels=(data.get("Config") or {}).get("Labels") or {},
+        host_config=data.get("HostConfig") or {},
+    )
+
+
+def kill(container_id: str, signum: int = _signal.SIGKILL) -> bool:
+    """Send ``signum`` to the container's PID 1 (docker-init forwards it); False if it is gone."""
+    from docker.errors import APIError, NotFound
+
+    try:
+        api().kill(container_id, signal=int(signum))
+        return True
+    except NotFound:
+        return False
+    except APIError as exc:
+        # "is not running" (409) means it already ended: not an error for a kill.
+        if exc.status_code == 409:
+            return False
+        with translated(f"signalling container {container_id[:12]}"):
+            raise
+
+
+def remove(container_id: str) -> None:
+    """Remove a container, running or not; no error when it is already gone."""
+    from docker.errors import APIError, NotFound
+
+    try:
+        api().remove_container(container_id, force=True)
+    except NotFound:
+        pass
+    except APIError as exc:
+        # 409 "removal already in progress" from auto_remove racing us.
+        if exc.status_code != 409:
+            with translated(f"removing container {container_id[:12]}"):
+                raise
+
+
+def find(labels: dict[str, str | None]) -> list[ContainerState]:
+    """Containers (running or stopped) carrying ``labels`` (a None value matches any value)."""
+    filters = [k if v is None else f"{k}={v}" for k, v in labels.items()]
+    with translated("listing containers"):
+        found = api().containers(all=True, filters={"label": filters})
+    return [
+        ContainerState(id=c["Id"], running=c.get("State") == "running", exit_code=None,
+                       status=c.get("State", ""), labels=c.get("Labels") or {}, host_config={})
+        for c in found
+    ]
+
+
+__all__ = ["ContainerState", "attach_stdin", "create", "find", "inspect", "kill", "remove", "start"]

@@ -1,0 +1,203 @@
+"""One kernel in one container: launch, signal, poll, remove, and the sweep of stale ones.
+
+Shared by the ``jupyter_client`` provisioner and the plain-argv launcher. The host has already
+chosen ports and key and written the connection file; the container gets that one file
+read-only, the notebook's folder at the same path as its working directory, the caller's
+uid:gid, an init process, no capabilities, and a watchdog on its stdin (see ``watchdog``).
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import secrets
+import signal
+import socket
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..engine import (
+    LABEL_KERNEL_ID,
+    LABEL_KIND,
+    LABEL_NOTEBOOK,
+    LABEL_OWNER,
+    base_labels,
+    containers,
+    engine_url,
+)
+from ..errors import KernelError
+from . import watchdog
+from .options import KernelOptions
+
+CONTAINER_CONNECTION_FILE = "/run/envkit/kernel.json"
+PORT_KEYS = ("shell_port", "iopub_port", "stdin_port", "hb_port", "control_port")
+# Never forwarded: ipykernel polls JPY_PARENT_PID, a pid that means nothing in the container's
+# pid namespace, and would exit or misbehave.
+NEVER_FORWARD = frozenset({"JPY_PARENT_PID"})
+FORWARDED = ("JPY_SESSION_NAME",)
+
+
+def owner() -> str:
+    """This process as a kernel owner: ``host:pid``."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep() -> list[str]:
+    """Remove kernel containers whose owner process on this host is gone; returns their ids."""
+    host = socket.gethostname()
+    removed = []
+    for c in containers.find({LABEL_KIND: "kernel", LABEL_OWNER: None}):
+        owner_host, _, pid = c.labels.get(LABEL_OWNER, "").rpartition(":")
+        if owner_host == host and pid.isdigit() and not _alive(int(pid)):
+            containers.remove(c.id)
+            removed.append(c.id)
+    return removed
+
+
+_swept = False
+
+
+def sweep_once() -> None:
+    """The start-up sweep: once per process, before the first kernel starts."""
+    global _swept
+    if not _swept:
+        _swept = True
+        sweep()
+
+
+def host_networking(options: KernelOptions) -> bool:
+    """Host networking: asked for, or ``auto`` on Linux with an engine on this machine."""
+    if options.network != "auto":
+        return options.network == "host"
+    url = engine_url()
+    return sys.platform.startswith("linux") and (url.startswith("unix://") or url.startswith("npipe://"))
+
+
+def container_env(spec_env: dict[str, str], launch_env: dict[str, str] | None, home: str) -> dict[str, str]:
+    """The kernel's environment: the kernelspec's, the session name, HOME and USER; nothing else."""
+    env = {k: v for k, v in spec_env.items() if k not in NEVER_FORWARD}
+    for key in FORWARDED:
+        if launch_env and launch_env.get(key):
+            env.setdefault(key, launch_env[key])
+    env["HOME"] = home
+    try:
+        env["USER"] = getpass.getuser()
+    except (KeyError, OSError):
+        env["USER"] = "envkit"
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
+@dataclass(kw_only=True)
+class ContainerKernel:
+    """A running kernel container and the stdin socket that keeps it alive."""
+
+    id: str
+    kernel_id: str
+    stdin: Any = None
+    private_dir: Path | None = None
+    exit_code: int | None = None
+    killed: bool = field(default=False)
+
+    def poll(self) -> int | None:
+        """None while the kernel runs; its exit code (or -9 once removed) when it ended."""
+        if self.exit_code is not None:
+            return self.exit_code
+        state = containers.inspect(self.id)
+        if state is None:
+            self.exit_code = -signal.SIGKILL if self.killed else 1
+        elif not state.running:
+            self.exit_code = state.exit_code if state.exit_code is not None else 1
+        return self.exit_code
+
+    def signal(self, signum: int) -> None:
+        """Deliver ``signum`` to the kernel (docker-init → watchdog → kernel's process group)."""
+        if signum == signal.SIGKILL:
+            self.killed = True
+        containers.kill(self.id, signum)
+
+    def close(self) -> None:
+        """Drop the stdin socket (the watchdog ends the kernel) and remove the container."""
+        if self.stdin is not None:
+            try:
+                self.stdin.close()
+            except OSError:
+                pass
+            self.stdin = None
+        containers.remove(self.id)
+        if self.private_dir is not None:
+            for f in self.private_dir.iterdir():
+                f.unlink()
+            self.private_dir.rmdir()
+            self.private_dir = None
+
+
+def launch(options: KernelOptions, *, connection_file: Path, cwd: Path, kernel_id: str,
+           spec_env: dict[str, str] | None = None, launch_env: dict[str, str] | None = None,
+           notebook: str = "") -> ContainerKernel:
+    """Start ipykernel in a container of ``options.image`` for an existing connection file."""
+    sweep_once()
+    connection_file = Path(connection_file).resolve()
+    try:
+        info = json.loads(connection_file.read_text())
+    except (OSError, ValueError) as exc:
+        raise KernelError(f"cannot read the kernel connection file {connection_file}: {exc}") from exc
+    private_dir = None
+    host_config: dict[str, Any] = {}
+    ports: list[int] | None = None
+    mounted = connection_file
+    if host_networking(options):
+        host_config["network_mode"] = "host"
+    else:
+        # Inside its own network namespace the kernel must listen on all of *its* interfaces;
+        # the engine publishes each port on the host's loopback only.
+        private_dir = Path(tempfile.mkdtemp(prefix="envkit-kernel-"))
+        mounted = private_dir / "kernel.json"
+        fd = os.open(mounted, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump(dict(info, ip="0.0.0.0"), f)
+        ports = [int(info[k]) for k in PORT_KEYS]
+        host_config["port_bindings"] = {p: ("127.0.0.1", p) for p in ports}
+    cwd = Path(cwd).resolve()
+    binds = {str(mounted): {"bind": CONTAINER_CONNECTION_FILE, "mode": "ro"}}
+    if cwd != Path("/"):
+        binds[str(cwd)] = {"bind": str(cwd), "mode": "rw"}
+    host_config.update(
+        binds=binds, init=True, auto_remove=True, cap_drop=["ALL"], cap_add=list(options.cap_add) or None,
+        security_opt=["no-new-privileges"], **options.host_config(),
+    )
+    labels = {**base_labels("kernel"), LABEL_KERNEL_ID: kernel_id, LABEL_OWNER: owner()}
+    if notebook:
+        labels[LABEL_NOTEBOOK] = notebook
+    kernel_argv = [options.python, "-m", "ipykernel_launcher", "-f", CONTAINER_CONNECTION_FILE]
+    container_id = containers.create(
+        options.image, watchdog.command(options.python, kernel_argv), labels=labels,
+        name=f"envkit-kernel-{kernel_id[:8]}-{secrets.token_hex(3)}",
+        user=f"{os.getuid()}:{os.getgid()}" if hasattr(os, "getuid") else None,
+        environment=container_env({**(spec_env or {}), **options.env}, launch_env, options.home),
+        working_dir=str(cwd) if cwd != Path("/") else options.home, stdin_open=True,
+        host_config=host_config, ports=ports,
+    )
+    kernel = ContainerKernel(id=container_id, kernel_id=kernel_id, private_dir=private_dir)
+    try:
+        # Attach before start, so there is no moment when the container runs unwatched.
+        kernel.stdin = containers.attach_stdin(container_id)
+        containers.start(container_id)
+    except BaseException:
+        kernel.close()
+        raise
+    return kernel

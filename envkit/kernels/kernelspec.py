@@ -1,0 +1,136 @@
+"""Kernelspecs for container kernels: build, install, list, remove; in-memory specs for nbclient.
+
+An installed spec carries both forms: ``metadata.kernel_provisioner`` names ``envkit-docker``
+with the image in its config (used by jupyter_client 7+, JupyterLab, nbclient), and ``argv``
+runs ``python -m envkit.kernels.launcher`` with the same options, for front ends that ignore
+provisioners. ``--argv-only`` leaves the provisioner out.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jupyter_client.kernelspec import KernelSpec, KernelSpecManager, NoSuchKernel
+
+from ..errors import KernelError
+from .options import KernelOptions
+
+PROVISIONER = "envkit-docker"
+LAUNCHER_MODULE = "envkit.kernels.launcher"
+
+
+@dataclass(frozen=True, kw_only=True)
+class InstalledKernel:
+    """An envkit kernelspec on disk."""
+
+    name: str
+    display_name: str
+    image: str
+    path: Path
+    argv_only: bool = False
+
+
+def kernel_name(label: str) -> str:
+    """A kernelspec name (``envkit-<label>``) from a notebook stem or image reference."""
+    slug = re.sub(r"[^a-z0-9._-]+", "-", label.lower()).strip("-._") or "kernel"
+    return f"envkit-{slug}"[:64]
+
+
+def spec_dict(options: KernelOptions, *, display_name: str, argv_only: bool = False,
+              python_executable: str | None = None) -> dict[str, Any]:
+    """The ``kernel.json`` content for ``options``."""
+    argv = [python_executable or sys.executable, "-m", LAUNCHER_MODULE,
+            "--config", json.dumps(options.to_config(), sort_keys=True), "{connection_file}"]
+    spec: dict[str, Any] = {
+        "argv": argv, "display_name": display_name, "language": "python",
+        "interrupt_mode": "signal", "env": {},
+        "metadata": {"envkit": {"image": options.image}, "debugger": False},
+    }
+    if not argv_only:
+        spec["metadata"]["kernel_provisioner"] = {"provisioner_name": PROVISIONER, "config": options.to_config()}
+    return spec
+
+
+def install(options: KernelOptions, *, name: str, display_name: str, user: bool = True,
+            prefix: str | None = None, argv_only: bool = False) -> InstalledKernel:
+    """Install a kernelspec (replacing one of the same name); returns where it went."""
+    ksm = KernelSpecManager()
+    with tempfile.TemporaryDirectory(prefix="envkit-kernelspec-") as tmp:
+        src = Path(tmp) / name
+        src.mkdir()
+        spec = spec_dict(options, display_name=display_name, argv_only=argv_only)
+        (src / "kernel.json").write_text(json.dumps(spec, indent=1, sort_keys=True) + "\n")
+        try:
+            dest = ksm.install_kernel_spec(str(src), kernel_name=name, user=user and not prefix,
+                                           prefix=prefix, replace=True)
+        except OSError as exc:
+            raise KernelError(f"cannot install kernelspec {name}: {exc}",
+                              "use --user (the default) or --prefix PATH for a folder you can write") from exc
+    return InstalledKernel(name=name, display_name=display_name, image=options.image, path=Path(dest),
+                           argv_only=argv_only)
+
+
+def _as_envkit(name: str, path: str, spec: dict[str, Any]) -> InstalledKernel | None:
+    meta = spec.get("metadata") or {}
+    prov = meta.get("kernel_provisioner") or {}
+    argv = spec.get("argv") or []
+    if prov.get("provisioner_name") != PROVISIONER and LAUNCHER_MODULE not in argv:
+        return None
+    image = (prov.get("config") or {}).get("image") or (meta.get("envkit") or {}).get("image", "")
+    return InstalledKernel(name=name, display_name=spec.get("display_name", name), image=image,
+                           path=Path(path), argv_only=not prov)
+
+
+def list_installed() -> list[InstalledKernel]:
+    """The envkit kernelspecs Jupyter can see, by name."""
+    found = []
+    for name, entry in sorted(KernelSpecManager().get_all_specs().items()):
+        kernel = _as_envkit(name, entry["resource_dir"], entry["spec"])
+        if kernel is not None:
+            found.append(kernel)
+    return found
+
+
+def remove(name: str) -> Path:
+    """Remove the envkit kernelspec ``name``; refuses other kernels' specs."""
+    ksm = KernelSpecManager()
+    if name not in {k.name for k in list_installed()}:
+        try:
+            ksm.get_kernel_spec(name)
+        except NoSuchKernel:
+            raise KernelError(f"no kernelspec named {name!r}", "see 'envkit kernel list'") from None
+        raise KernelError(f"kernelspec {name!r} is not an envkit kernel; not removing it",
+                          "use 'jupyter kernelspec remove' for other kernels")
+    return Path(ksm.remove_kernel_spec(name))
+
+
+class OneSpecManager(KernelSpecManager):  # type: ignore[misc]
+    """A KernelSpecManager that knows one in-memory spec (for running without installing)."""
+
+    def __init__(self, name: str, spec: dict[str, Any], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._one = (name, spec)
+
+    def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
+        name, spec = self._one
+        if kernel_name != name:
+            raise NoSuchKernel(kernel_name)
+        return KernelSpec(resource_dir="", **spec)
+
+    def find_kernel_specs(self) -> dict[str, str]:
+        return {self._one[0]: ""}
+
+
+def kernel_manager(options: KernelOptions, *, asynchronous: bool = True, name: str = "envkit-run") -> Any:
+    """A KernelManager that starts a container kernel of ``options`` without installing a spec."""
+    from jupyter_client import AsyncKernelManager, KernelManager
+
+    spec = spec_dict(options, display_name=f"envkit: {options.image}")
+    cls = AsyncKernelManager if asynchronous else KernelManager
+    return cls(kernel_name=name, kernel_spec_manager=OneSpecManager(name, spec))

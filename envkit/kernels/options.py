@@ -1,0 +1,83 @@
+"""How a container kernel runs: image, network, limits and GPUs, from a kernelspec's config."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from ..errors import KernelError
+
+NETWORKS = ("auto", "host", "bridge")
+
+
+@dataclass(frozen=True, kw_only=True)
+class KernelOptions:
+    """The ``config`` of an ``envkit-docker`` kernel provisioner (``kernel.json``).
+
+    ``mem_limit`` takes docker's forms (``"2g"``, bytes); ``cpus`` a float (1.5 CPUs);
+    ``gpus`` ``"all"``, a count, or a list of device ids; ``network`` ``auto`` (host networking
+    on Linux with a local engine, else ports published on 127.0.0.1), ``host`` or ``bridge``.
+    """
+
+    image: str
+    network: str = "auto"
+    mem_limit: str | int | None = None
+    cpus: float | None = None
+    gpus: str | int | list[str] | None = None
+    cap_add: tuple[str, ...] = ()
+    python: str = "python"
+    home: str = "/home/envkit"
+    env: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.image:
+            raise KernelError("the envkit kernel has no image in its configuration",
+                              "reinstall the kernelspec: 'envkit kernel install NOTEBOOK'")
+        if self.network not in NETWORKS:
+            raise KernelError(f"unknown kernel network {self.network!r}", f"use one of {', '.join(NETWORKS)}")
+        if self.cpus is not None and self.cpus <= 0:
+            raise KernelError(f"cpus must be positive, not {self.cpus}")
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> KernelOptions:
+        """Options from a kernelspec's provisioner config; unknown keys are an error, not ignored."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(config) - known)
+        if unknown:
+            raise KernelError(f"unknown envkit kernel option(s): {', '.join(unknown)}",
+                              f"known options: {', '.join(sorted(known))}")
+        data = dict(config)
+        if "cap_add" in data:
+            data["cap_add"] = tuple(data["cap_add"])
+        if data.get("cpus") is not None:
+            data["cpus"] = float(data["cpus"])
+        return cls(**data)
+
+    def to_config(self) -> dict[str, Any]:
+        """The non-default options, as written into a kernelspec."""
+        out: dict[str, Any] = {"image": self.image}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name != "image" and value not in (None, (), {}, f.default):
+                out[f.name] = list(value) if isinstance(value, tuple) else value
+        return out
+
+    def host_config(self) -> dict[str, Any]:
+        """Resource and GPU settings as docker-py ``create_host_config`` keyword arguments."""
+        from docker.types import DeviceRequest
+
+        out: dict[str, Any] = {}
+        if self.mem_limit is not None:
+            out["mem_limit"] = self.mem_limit
+        if self.cpus is not None:
+            out["nano_cpus"] = int(self.cpus * 1e9)
+        if self.gpus is not None and self.gpus != 0:
+            if self.gpus == "all":
+                req = DeviceRequest(count=-1, capabilities=[["gpu"]])
+            elif isinstance(self.gpus, int) or str(self.gpus).isdigit():
+                req = DeviceRequest(count=int(self.gpus), capabilities=[["gpu"]])
+            else:
+                ids = self.gpus if isinstance(self.gpus, list) else str(self.gpus).split(",")
+                req = DeviceRequest(device_ids=[str(i) for i in ids], capabilities=[["gpu"]])
+            out["device_requests"] = [req]
+        return out

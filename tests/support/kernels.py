@@ -1,0 +1,109 @@
+"""Fixtures for container kernels: an image with ipykernel, isolated kernelspec folders.
+
+``kernel_image`` prefers the builder's session image (``env_image`` from tests/support/build.py);
+until that exists it builds a stand-in with the same layout: a venv at /opt/envkit/venv first
+on PATH, ipykernel installed through the host's proxy, user ``envkit``, HOME=/home/envkit.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tarfile
+from pathlib import Path
+
+import pytest
+
+STANDIN_TAG = "envkit-test-kernel:standin"
+CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+
+DOCKERFILE = """\
+FROM {base}
+COPY ca-certificates.crt /etc/envkit/ca-certificates.crt
+ENV PIP_CERT=/etc/envkit/ca-certificates.crt PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN python3 -m venv /opt/envkit/venv \\
+ && /opt/envkit/venv/bin/pip install --no-cache-dir ipykernel \\
+ && useradd -m -u 1000 -d /home/envkit envkit
+ENV PATH=/opt/envkit/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \\
+    HOME=/home/envkit
+USER envkit
+WORKDIR /home/envkit
+"""
+
+
+def _context(base: str) -> io.BytesIO:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for name, data in (("Dockerfile", DOCKERFILE.format(base=base).encode()),
+                           ("ca-certificates.crt", CA_BUNDLE.read_bytes())):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mode = 0o644
+            tar.addfile(info, io.BytesIO(data))
+    buf.seek(0)
+    return buf
+
+
+def build_standin(base: str, tag: str = STANDIN_TAG) -> str:
+    """Build (or reuse by tag) the stand-in kernel image; returns its tag."""
+    import docker
+
+    from envkit.engine import api, base_labels
+
+    client = docker.from_env()
+    try:
+        client.images.get(tag)
+        return tag
+    except docker.errors.ImageNotFound:
+        pass
+    log: list[str] = []
+    for chunk in api().build(fileobj=_context(base), custom_context=True, tag=tag, rm=True,
+                             forcerm=True, labels=base_labels("image"), decode=True):
+        if "error" in chunk:
+            raise RuntimeError(f"stand-in kernel image failed: {chunk['error']}\n" + "".join(log[-20:]))
+        log.append(chunk.get("stream", ""))
+    return tag
+
+
+@pytest.fixture(scope="session")
+def kernel_image(request, engine, base_image) -> str:
+    """An image with ipykernel in /opt/envkit/venv: the builder's when available, else a stand-in."""
+    if os.environ.get("ENVKIT_TEST_STANDIN_KERNEL") != "1":
+        try:
+            result = request.getfixturevalue("env_image")
+        except pytest.FixtureLookupError:
+            result = None
+        if result is not None:
+            image = getattr(result, "image", result)
+            return getattr(image, "tag", "") or getattr(image, "id", "")
+    return build_standin(base_image)
+
+
+@pytest.fixture
+def jupyter_dirs(tmp_path, monkeypatch) -> dict[str, Path]:
+    """Kernelspec and runtime folders in tmp_path (as jupyter_client's ``jp_environ`` does)."""
+    dirs = {name: tmp_path / "jupyter" / name for name in ("data", "runtime", "config", "prefix")}
+    for d in dirs.values():
+        d.mkdir(parents=True)
+    monkeypatch.setenv("JUPYTER_DATA_DIR", str(dirs["data"]))
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(dirs["runtime"]))
+    monkeypatch.setenv("JUPYTER_CONFIG_DIR", str(dirs["config"]))
+    monkeypatch.setenv("JUPYTER_PATH", str(dirs["data"]))
+    monkeypatch.setenv("JUPYTER_PLATFORM_DIRS", "0")
+    return dirs
+
+
+def kernel_containers(engine, kernel_id: str | None = None) -> list:
+    """This test run's kernel containers (optionally one kernel's), including stopped ones."""
+    from envkit.engine import LABEL_KERNEL_ID, LABEL_KIND, LABEL_TEST_RUN
+
+    labels = [f"{LABEL_KIND}=kernel", f"{LABEL_TEST_RUN}={os.environ['ENVKIT_TEST_RUN']}"]
+    if kernel_id:
+        labels.append(f"{LABEL_KERNEL_ID}={kernel_id}")
+    return engine.containers.list(all=True, filters={"label": labels})
+
+
+def write_json(path: Path, data: dict) -> Path:
+    path.write_text(json.dumps(data, indent=1))
+    return path
