@@ -151,6 +151,22 @@ def launch(options: KernelOptions, *, connection_file: Path, cwd: Path, kernel_i
            notebook: str = "") -> ContainerKernel:
     """Start ipykernel in a container of ``options.image`` for an existing connection file."""
     sweep_once()
+    kernel = create(options, connection_file=connection_file, cwd=cwd, kernel_id=kernel_id,
+                    spec_env=spec_env, launch_env=launch_env, notebook=notebook)
+    try:
+        # Attach before start, so there is no moment when the container runs unwatched.
+        kernel.stdin = containers.attach_stdin(kernel.id)
+        containers.start(kernel.id)
+    except BaseException:
+        kernel.close()
+        raise
+    return kernel
+
+
+def create(options: KernelOptions, *, connection_file: Path, cwd: Path, kernel_id: str,
+           spec_env: dict[str, str] | None = None, launch_env: dict[str, str] | None = None,
+           notebook: str = "") -> ContainerKernel:
+    """Create (not start) the kernel's container with every setting ``launch`` uses."""
     connection_file = Path(connection_file).resolve()
     try:
         info = json.loads(connection_file.read_text())
@@ -192,12 +208,4 @@ def launch(options: KernelOptions, *, connection_file: Path, cwd: Path, kernel_i
         working_dir=str(cwd) if cwd != Path("/") else options.home, stdin_open=True,
         host_config=host_config, ports=ports,
     )
-    kernel = ContainerKernel(id=container_id, kernel_id=kernel_id, private_dir=private_dir)
-    try:
-        # Attach before start, so there is no moment when the container runs unwatched.
-        kernel.stdin = containers.attach_stdin(container_id)
-        containers.start(container_id)
-    except BaseException:
-        kernel.close()
-        raise
-    return kernel
+    return ContainerKernel(id=container_id, kernel_id=kernel_id, private_dir=private_dir)

@@ -39,7 +39,7 @@ class InstalledKernel:
 def kernel_name(label: str) -> str:
     """A kernelspec name (``envkit-<label>``) from a notebook stem or image reference."""
     slug = re.sub(r"[^a-z0-9._-]+", "-", label.lower()).strip("-._") or "kernel"
-    return f"envkit-{slug}"[:64]
+    return (slug if slug.startswith("envkit-") else f"envkit-{slug}")[:64]
 
 
 def spec_dict(options: KernelOptions, *, display_name: str, argv_only: bool = False,

@@ -1,0 +1,65 @@
+"""What a kernel or a run executes in: a notebook's image (built if needed) or a named image."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..engine import LABEL, api, translated
+from ..errors import KernelError
+from ..events import Progress
+
+
+@dataclass(frozen=True, kw_only=True)
+class Target:
+    """An image to run, a short label for names (notebook stem or image name), its Python ``X.Y``."""
+
+    image: str
+    label: str
+    python: str
+    notebook: Path | None = None
+
+
+def image_python(image: str) -> str:
+    """The image's Python ``X.Y`` from envkit's label or ``PYTHON_VERSION``; ``3`` if unknown."""
+    with translated(f"inspecting image {image}"):
+        data = api().inspect_image(image)
+    config = data.get("Config") or {}
+    labels = config.get("Labels") or {}
+    version = labels.get(f"{LABEL}.python", "")
+    if not version:
+        env = dict(e.split("=", 1) for e in config.get("Env") or [] if "=" in e)
+        version = env.get("PYTHON_VERSION", "")
+    parts = version.split(".")
+    return ".".join(parts[:2]) if len(parts) >= 2 else (version or "3")
+
+
+def notebook_image(path: Path, *, base_image: str = "", progress: Progress | None = None) -> str:
+    """The notebook's image, built first when it does not exist yet (``envkit.build``)."""
+    try:
+        from ..build import BuildOptions, ensure_image
+    except ImportError as exc:
+        raise KernelError(f"{path}: cannot build its image: this envkit has no builder ({exc})",
+                          "pass an image instead: '--image REF'") from exc
+    options = BuildOptions(base_image=base_image) if base_image else BuildOptions()
+    record = ensure_image(path, options=options, progress=progress)
+    return record.tag or record.id
+
+
+def resolve(target: str, *, image: str = "", base_image: str = "", progress: Progress | None = None) -> Target:
+    """A notebook path (``.ipynb`` or an existing file) or an image reference, as a ``Target``."""
+    path = Path(target)
+    if target.endswith(".ipynb") or path.is_file():
+        if not path.is_file():
+            raise KernelError(f"{path}: no such notebook", "check the path")
+        from ..notebook import read_notebook
+
+        nb = read_notebook(path)
+        meta = nb.envkit()
+        python = (meta.spec.python if meta and meta.spec else "") or nb.python_version() or ""
+        ref = image or notebook_image(path, base_image=base_image, progress=progress)
+        return Target(image=ref, label=path.stem, python=python or image_python(ref),
+                      notebook=path.resolve())
+    ref = image or target
+    name = ref.split("@", 1)[0].rsplit("/", 1)[-1].split(":", 1)[0]
+    return Target(image=ref, label=name, python=image_python(ref))

@@ -1,0 +1,170 @@
+"""Container kernels through a real engine, real ipykernel and a real jupyter_client.KernelManager."""
+
+from __future__ import annotations
+
+import os
+import queue
+import time
+from pathlib import Path
+
+import pytest
+from support.kernels import jupyter_dirs, kernel_containers, kernel_image  # noqa: F401
+
+from envkit.engine import LABEL_KERNEL_ID, LABEL_OWNER
+from envkit.kernels.container import owner
+from envkit.kernels.kernelspec import kernel_manager
+from envkit.kernels.options import KernelOptions
+
+pytestmark = pytest.mark.docker
+
+
+def run_code(kc, code: str, timeout: float = 60) -> tuple[dict, str]:
+    """Execute ``code``; the reply content and everything printed to stdout/stderr."""
+    out: list[str] = []
+
+    def hook(msg: dict) -> None:
+        if msg["msg_type"] == "stream":
+            out.append(msg["content"]["text"])
+        elif msg["msg_type"] == "error":
+            out.append("\n".join(msg["content"]["traceback"]))
+
+    reply = kc.execute_interactive(code, timeout=timeout, output_hook=hook)
+    return reply["content"], "".join(out)
+
+
+def wait_until(predicate, timeout: float = 20.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return predicate()
+
+
+@pytest.fixture
+def started(kernel_image, tmp_path, monkeypatch):
+    """A started container kernel (KernelManager + ready client) working in tmp_path."""
+    monkeypatch.setenv("JPY_PARENT_PID", "4242")
+    monkeypatch.setenv("ENVKIT_SERVER_SECRET", "must-not-leak")
+    km = kernel_manager(KernelOptions(image=kernel_image), asynchronous=False)
+    km.start_kernel(cwd=str(tmp_path))
+    kc = km.client()
+    kc.start_channels()
+    kc.wait_for_ready(timeout=60)
+    yield km, kc
+    kc.stop_channels()
+    if km.has_kernel:
+        km.shutdown_kernel(now=True)
+
+
+def test_kernel_runs_in_container_with_callers_identity_and_folder(engine, started, tmp_path):
+    km, kc = started
+    reply, out = run_code(kc, "import os, json\n"
+                              "print(json.dumps({'cwd': os.getcwd(), 'uid': os.getuid(), 'gid': os.getgid(),"
+                              " 'env': dict(os.environ), 'exe': __import__('sys').executable}))\n"
+                              "open('written.txt', 'w').write('hi')")
+    assert reply["status"] == "ok", out
+    import json
+
+    seen = json.loads(out)
+    assert seen["cwd"] == str(tmp_path.resolve())
+    assert (seen["uid"], seen["gid"]) == (os.getuid(), os.getgid())
+    assert seen["exe"].startswith("/opt/envkit/venv/")
+    assert "JPY_PARENT_PID" not in seen["env"] and "ENVKIT_SERVER_SECRET" not in seen["env"]
+    assert seen["env"]["HOME"] and seen["env"]["USER"]
+    written = tmp_path / "written.txt"
+    assert written.read_text() == "hi" and written.stat().st_uid == os.getuid()
+
+    [container] = kernel_containers(engine, km.kernel_id)
+    assert container.labels[LABEL_KERNEL_ID] == km.kernel_id
+    assert container.labels[LABEL_OWNER] == owner()
+    host = container.attrs["HostConfig"]
+    assert host["Init"] is True and host["AutoRemove"] is True
+    assert host["CapDrop"] == ["ALL"] and "no-new-privileges" in host["SecurityOpt"]
+    assert host["NetworkMode"] == "host"
+    mounts = {m["Destination"]: m for m in container.attrs["Mounts"]}
+    # Only the connection file (read-only) and the working folder: not the runtime folder.
+    assert set(mounts) == {"/run/envkit/kernel.json", str(tmp_path.resolve())}
+    assert mounts["/run/envkit/kernel.json"]["Source"] == str(Path(km.connection_file).resolve())
+    assert mounts["/run/envkit/kernel.json"]["RW"] is False
+
+
+def test_interrupt_restart_twice_shutdown(engine, started):
+    km, kc = started
+    msg_id = kc.execute("import time\ntime.sleep(60)")
+    # Wait until the kernel is busy with the sleep before interrupting it.
+    while True:
+        msg = kc.get_iopub_msg(timeout=30)
+        if msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "execute_input":
+            break
+    time.sleep(0.3)
+    km.interrupt_kernel()
+    reply = kc.get_shell_msg(timeout=20)
+    assert reply["content"]["status"] == "error" and reply["content"]["ename"] == "KeyboardInterrupt"
+
+    info = km.get_connection_info()
+    first = {c.id for c in kernel_containers(engine, km.kernel_id)}
+    for n in range(2):
+        run_code(kc, f"x = {n}")
+        km.restart_kernel(now=False)
+        kc.wait_for_ready(timeout=60)
+        reply, out = run_code(kc, "print('x' in globals())")
+        assert out.strip() == "False"           # a fresh kernel ...
+        assert km.get_connection_info() == info  # ... on the same ports and key
+    now = {c.id for c in kernel_containers(engine, km.kernel_id)}
+    assert len(now) == 1 and not (now & first)
+
+    km.shutdown_kernel()
+    assert not km.is_alive()
+    assert wait_until(lambda: not kernel_containers(engine, km.kernel_id))
+
+
+def test_poll_notices_a_dead_container(engine, started):
+    km, _ = started
+    [container] = kernel_containers(engine, km.kernel_id)
+    assert km.is_alive()
+    container.kill()
+    assert wait_until(lambda: not km.is_alive())
+
+
+def test_limits_bridge_network_and_gpu_request(engine, kernel_image, tmp_path):
+    options = KernelOptions(image=kernel_image, mem_limit="256m", cpus=0.5, network="bridge")
+    km = kernel_manager(options, asynchronous=False)
+    km.start_kernel(cwd=str(tmp_path))
+    kc = km.client()
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=60)
+        reply, _ = run_code(kc, "1 + 1")
+        assert reply["status"] == "ok"
+        [container] = kernel_containers(engine, km.kernel_id)
+        host = container.attrs["HostConfig"]
+        assert host["Memory"] == 256 * 1024 * 1024 and host["NanoCpus"] == 500_000_000
+        assert host["NetworkMode"] != "host"
+        bindings = [b for spec in host["PortBindings"].values() for b in spec]
+        assert len(bindings) == 5 and {b["HostIp"] for b in bindings} == {"127.0.0.1"}
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+
+    # No GPU runtime here: create (not start) and check the request reached the engine.
+    from envkit.kernels import container as kernel_container
+
+    conn = tmp_path / "kernel-gpu.json"
+    conn.write_text('{"ip": "127.0.0.1", "shell_port": 1, "iopub_port": 2, "stdin_port": 3, '
+                    '"hb_port": 4, "control_port": 5, "key": "k", "transport": "tcp"}')
+    created = kernel_container.create(KernelOptions(image=kernel_image, gpus="all"), connection_file=conn,
+                                      cwd=tmp_path, kernel_id="gpu-test")
+    try:
+        requests = engine.containers.get(created.id).attrs["HostConfig"]["DeviceRequests"]
+        assert requests[0]["Count"] == -1 and requests[0]["Capabilities"] == [["gpu"]]
+    finally:
+        created.close()
+
+
+def test_kernel_answers_its_client_output_queue_empty_after(started):
+    _, kc = started
+    reply, out = run_code(kc, "print(6 * 7)")
+    assert out.strip() == "42"
+    with pytest.raises(queue.Empty):
+        kc.get_shell_msg(timeout=0.2)
