@@ -1,4 +1,5 @@
 """Container kernels through a real engine, real ipykernel and a real jupyter_client.KernelManager."""
+# ruff: noqa: F811  (pytest fixtures imported from support.kernels)
 
 from __future__ import annotations
 

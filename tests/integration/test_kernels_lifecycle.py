@@ -1,4 +1,5 @@
 """No orphans: SIGKILLed owners, the start-up sweep; installed kernelspecs in both forms."""
+# ruff: noqa: F811  (pytest fixtures imported from support.kernels)
 
 from __future__ import annotations
 
