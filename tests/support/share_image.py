@@ -24,7 +24,7 @@ DOCKERFILE = """\
 FROM {base}
 COPY ca-certificates.crt /etc/envkit/ca-certificates.crt
 ENV PIP_CERT=/etc/envkit/ca-certificates.crt PIP_DISABLE_PIP_VERSION_CHECK=1
-RUN python3 -m venv /opt/envkit/venv && /opt/envkit/venv/bin/pip install --no-cache-dir -q {packages}
+RUN python3 -m venv /opt/envkit/venv{install}
 RUN useradd --create-home --home-dir /home/envkit --uid 1000 envkit
 ENV PATH=/opt/envkit/venv/bin:$PATH HOME=/home/envkit
 USER envkit
@@ -52,7 +52,8 @@ def build_standin(client, base: str, *, tag: str, packages: tuple[str, ...] = ("
     labels = {**base_labels("image"), LABEL_SPEC: spec.digest(), LABEL_NOTEBOOK: "standin.ipynb"}
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
-        for name, data in (("Dockerfile", DOCKERFILE.format(base=base, packages=" ".join(packages)).encode()),
+        for name, data in (("Dockerfile", DOCKERFILE.format(base=base, install=(
+            f" && /opt/envkit/venv/bin/pip install --no-cache-dir -q {' '.join(packages)}" if packages else "")).encode()),
                            ("ca-certificates.crt", CA_BUNDLE.read_bytes())):
             info = tarfile.TarInfo(name)
             info.size = len(data)

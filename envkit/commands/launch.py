@@ -1,0 +1,56 @@
+"""``envkit launch NB``: JupyterLab in a container of the notebook's image, until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..ui import UI
+from . import add_notebook_argument, notebook_path
+
+HELP = "start JupyterLab in a container of the notebook's image and open the notebook (Ctrl-C stops it)"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_notebook_argument(p)
+    p.add_argument("--copy", action="store_true",
+                   help="bake the notebook's folder into the image instead of mounting it")
+    p.add_argument("--no-browser", action="store_true", help="print the URL instead of opening a browser")
+    p.add_argument("--port", type=int, default=None, help="host port (default: a free one)")
+    p.add_argument("--ip", default="127.0.0.1",
+                   help="host address to listen on (default 127.0.0.1; anything else is reachable from other machines)")
+
+
+def run(args: argparse.Namespace, ui: UI) -> int:
+    from ..launch import start_lab
+
+    path = notebook_path(args, ui)
+    with ui.progress(f"launch {path.name}") as progress:
+        server = start_lab(path, copy=args.copy, port=args.port, ip=args.ip, progress=progress)
+    if ui.interactive_notebook:
+        # In a notebook the server keeps running; the link and how to stop it are shown.
+        ui.message(f"JupyterLab: {server.url}")
+        ui.message(f"stop it with: docker rm -f {server.container_id[:12]}")
+        return 0
+    try:
+        if args.no_browser or not _open_browser(server.url):
+            ui.message(f"JupyterLab for {path.name}: {server.url}")
+        else:
+            ui.message(f"opened {server.base_url} in your browser")
+        ui.message("press Ctrl-C to stop it")
+        server.wait()
+        ui.message("JupyterLab stopped by itself", level="warning")
+        return 1
+    except KeyboardInterrupt:
+        ui.message("stopping JupyterLab")
+        return 0
+    finally:
+        server.stop()
+
+
+def _open_browser(url: str) -> bool:
+    import webbrowser
+
+    try:
+        return webbrowser.open(url)
+    except webbrowser.Error:
+        return False

@@ -1,0 +1,272 @@
+"""``envkit launch``: JupyterLab in a container of the notebook's image, Binder-style, locally.
+
+A JupyterLab layer goes on top of the environment image (so that image stays lean), reused by
+a content tag. The server runs as the caller's uid with the notebook's folder mounted (or, with
+``copy``, baked into a throw-away image), published on 127.0.0.1 and a free port, behind a random
+token that reaches it only through the container's environment (``JUPYTER_TOKEN``): never the
+image, its labels, or logs above debug level. ``start_lab`` returns once the notebook page
+answers; ``LabServer.stop()`` removes the container (and a ``copy`` image).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import os
+import secrets
+import socket
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import quote
+
+from .engine import LABEL_KIND, LABEL_NOTEBOOK, LABEL_OWNER, LABEL_SPEC, base_labels
+from .errors import EngineError
+from .events import Done, Log, Note, Progress, Step, emit
+from .settings import debug, default_uid
+
+if TYPE_CHECKING:
+    from .build import BuildOptions
+
+JUPYTERLAB = "jupyterlab>=4,<5"
+CONTAINER_PORT = 8888
+LAB_REPOSITORY = "envkit-lab"
+LABEL_LAB_BASE = "dev.envkit.lab-base"
+WORKDIR = "/home/envkit/work"
+_SKIP = {".git", ".ipynb_checkpoints", "__pycache__", ".venv", "node_modules"}
+
+
+@dataclass(kw_only=True)
+class LabServer:
+    """A running JupyterLab: open ``url`` (token included); ``stop()`` removes the container."""
+
+    url: str
+    base_url: str
+    token: str
+    port: int
+    container_id: str
+    image_id: str
+    notebook: Path
+    _owned_images: list[str] = field(default_factory=list)
+
+    def running(self) -> bool:
+        """True while the container runs."""
+        from .engine import containers
+
+        state = containers.inspect(self.container_id)
+        return state is not None and state.running
+
+    def wait(self, poll: float = 0.5) -> None:
+        """Block until the container ends (or KeyboardInterrupt)."""
+        while self.running():
+            time.sleep(poll)
+
+    def stop(self) -> None:
+        """Stop and remove the container, and the image made for ``copy``; safe to call twice."""
+        from .engine import containers, registry
+
+        containers.remove(self.container_id)
+        while self._owned_images:
+            registry.remove_image(self._owned_images.pop(), force=True)
+
+    def __enter__(self) -> LabServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:  # keep the token out of reprs, tracebacks and logs
+        return f"LabServer(base_url={self.base_url!r}, container_id={self.container_id[:12]!r})"
+
+
+def free_port(ip: str) -> int:
+    """A port the OS says is free on ``ip`` now (the engine binds it a moment later)."""
+    family = socket.AF_INET6 if ":" in ip else socket.AF_INET
+    with socket.socket(family) as s:
+        s.bind((ip, 0))
+        return int(s.getsockname()[1])
+
+
+def is_loopback(ip: str) -> bool:
+    try:
+        return ipaddress.ip_address(ip).is_loopback
+    except ValueError:
+        return ip == "localhost"
+
+
+def redact(text: str, token: str) -> str:
+    """``text`` with the token replaced (server logs print it in URLs)."""
+    return text.replace(token, "<token>") if token else text
+
+
+def lab_dockerfile(env_image: str, user: str) -> tuple[str, dict[str, str]]:
+    """The JupyterLab layer's Dockerfile for ``env_image`` and its content tag."""
+    from . import __version__
+    from .build import forwarding_variables
+    from .dockerfile import render_template
+
+    labels = {LABEL_KIND: "launch", LABEL_LAB_BASE: env_image,
+              # The layer inherits the environment's labels; blank the ones envkit's build
+              # looks up, so this image is never mistaken for (and reused as) the environment.
+              LABEL_SPEC: "", "dev.envkit.build-key": ""}
+    text = render_template("jupyterlab.Dockerfile.j2", base_image=env_image, jupyterlab=JUPYTERLAB,
+                           user=user or "envkit", envkit_version=__version__, labels=sorted(labels.items()),
+                           **forwarding_variables())
+    return text, labels
+
+
+def ensure_lab_image(env_image: str, *, options: BuildOptions | None = None,
+                     progress: Progress | None = None) -> str:
+    """The JupyterLab image on top of ``env_image``: reused by content tag, else built."""
+    from .build import BuildOptions, build_dockerfile
+    from .engine import registry
+
+    env = registry.inspect(env_image)
+    if env is None:
+        raise EngineError(f"launch: the environment image {env_image[:19]} is not on this engine",
+                          "build it: envkit build NOTEBOOK")
+    user = str((_image_config(env.id).get("User")) or "envkit")
+    text, labels = lab_dockerfile(env.id, user)
+    tag = f"{LAB_REPOSITORY}:{hashlib.sha256(text.encode()).hexdigest()[:16]}"
+    found = registry.inspect(tag)
+    if found is not None:
+        emit(progress, Note(text=f"reusing the JupyterLab image {tag}"))
+        return found.id
+    emit(progress, Step(n=0, total=0, text=f"adding a JupyterLab layer ({tag})"))
+    return build_dockerfile(text, {}, tag=tag, labels=labels, options=options or BuildOptions(),
+                            progress=progress)
+
+
+def _image_config(image_id: str) -> dict:
+    from .engine.images import inspect_image
+
+    return dict((inspect_image(image_id) or {}).get("Config") or {})
+
+
+def _copy_image(lab_image: str, folder: Path, *, owner: str, options: BuildOptions | None,
+                progress: Progress | None) -> str:
+    """A throw-away image with ``folder`` copied to WORKDIR (hidden and cache folders left out)."""
+    from .build import BuildOptions, build_dockerfile
+    from .dockerfile import render_template
+
+    files: dict[str, bytes] = {}
+    for p in sorted(folder.rglob("*")):
+        rel = p.relative_to(folder)
+        if p.is_file() and not any(part in _SKIP or part.startswith(".") for part in rel.parts):
+            files[f"work/{rel.as_posix()}"] = p.read_bytes()
+    if not files:
+        raise EngineError(f"launch --copy: nothing to copy in {folder}")
+    labels = {LABEL_KIND: "launch", LABEL_LAB_BASE: lab_image}
+    text = render_template("jupyterlab-copy.Dockerfile.j2", base_image=lab_image, owner=owner,
+                           workdir=WORKDIR, labels=sorted(labels.items()))
+    emit(progress, Step(n=0, total=0, text=f"copying {len(files)} file(s) from {folder} into an image"))
+    return build_dockerfile(text, files, tag="", labels=labels, options=options or BuildOptions(),
+                            progress=progress)
+
+
+def _wait_until_ready(server: LabServer, timeout: float, progress: Progress | None) -> None:
+    """Poll the notebook page until it answers 200; fail early if the container ends."""
+    from .engine import api, containers, translated
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            request = urllib.request.Request(server.url)
+            with urllib.request.urlopen(request, timeout=5) as resp:
+                # Without a valid token the page redirects to /login, which also answers 200.
+                if resp.status == 200 and "/login" not in resp.geturl():
+                    return
+        except (urllib.error.URLError, OSError, ValueError):
+            pass
+        state = containers.inspect(server.container_id)
+        if state is None or not state.running or time.monotonic() > deadline:
+            with translated("reading the JupyterLab container's log"):
+                tail = api().logs(server.container_id, tail=15).decode(errors="replace") if state else ""
+            server.stop()
+            why = "did not answer in time" if state is not None and state.running else "stopped"
+            lines = [redact(line, server.token) for line in tail.splitlines()[-15:]]
+            raise EngineError("launch: JupyterLab " + why + (":\n    " + "\n    ".join(lines) if lines else ""),
+                              "run with ENVKIT_DEBUG=1 for the server's log; check the image has a venv "
+                              "at /opt/envkit/venv")
+        time.sleep(0.3)
+
+
+def start_lab(path: str | os.PathLike[str], *, copy: bool = False, port: int | None = None,
+              ip: str = "127.0.0.1", options: BuildOptions | None = None, timeout: float = 120,
+              progress: Progress | None = None) -> LabServer:
+    """Start JupyterLab for the notebook at ``path`` and return once its page answers."""
+    from .build import BuildOptions, ensure_image
+    from .engine import containers
+
+    nb = Path(path).resolve()
+    if not nb.is_file():
+        raise EngineError(f"launch: {path}: no such notebook")
+    if not is_loopback(ip):
+        emit(progress, Note(text=f"JupyterLab will listen on {ip}, reachable from other machines; "
+                                 "anyone with the token can run code as you", level="warning"))
+    emit(progress, Step(n=1, total=3, text=f"environment image for {nb.name}"))
+    record = ensure_image(nb, options=options or BuildOptions(), progress=progress)
+    emit(progress, Step(n=2, total=3, text="JupyterLab image"))
+    lab_image = ensure_lab_image(record.id, options=options, progress=progress)
+    uid = default_uid()
+    gid = os.getgid() if hasattr(os, "getgid") else uid
+    owned: list[str] = []
+    if copy:
+        image = _copy_image(lab_image, nb.parent, owner=f"{uid}:{gid}", options=options, progress=progress)
+        owned.append(image)
+        root, binds = WORKDIR, {}
+    else:
+        image, root = lab_image, str(nb.parent)
+        binds = {root: {"bind": root, "mode": "rw"}}
+    token = secrets.token_hex(24)
+    host_port = port or free_port(ip)
+    image_user = str(_image_config(record.id).get("User") or "")
+    env = {"JUPYTER_TOKEN": token,
+           # A HOME the run uid can write (the image's HOME belongs to its own user).
+           "HOME": "/home/envkit" if image_user in (str(uid), "envkit") and uid != 0 else "/tmp/envkit-home"}
+    argv = ["jupyter", "lab", "--ip=0.0.0.0", f"--port={CONTAINER_PORT}", "--no-browser",
+            f"--ServerApp.root_dir={root}", "--ServerApp.password=", "--LabApp.news_url=None"]
+    if uid == 0:
+        argv.append("--allow-root")  # all capabilities are dropped below
+    if not is_loopback(ip):
+        argv.append("--ServerApp.allow_remote_access=True")
+    labels = {**base_labels("launch"), LABEL_NOTEBOOK: str(nb), LABEL_OWNER: str(os.getpid())}
+    emit(progress, Step(n=3, total=3, text=f"starting JupyterLab on {ip}:{host_port}"))
+    try:
+        container_id = containers.create(
+            image, argv, labels=labels, name=f"envkit-lab-{secrets.token_hex(4)}", user=f"{uid}:{gid}",
+            environment=env, working_dir=root, ports=[CONTAINER_PORT],
+            host_config={"binds": binds, "port_bindings": {CONTAINER_PORT: (ip, host_port)}, "init": True,
+                         "cap_drop": ["ALL"], "security_opt": ["no-new-privileges"]},
+        )
+    except BaseException:
+        for image_id in owned:
+            from .engine import registry
+
+            registry.remove_image(image_id, force=True)
+        raise
+    host = "127.0.0.1" if ip in ("0.0.0.0", "::") else ip
+    rel = nb.name
+    base_url = f"http://{host}:{host_port}/lab/tree/{quote(rel)}"
+    server = LabServer(url=f"{base_url}?token={token}", base_url=base_url, token=token, port=host_port,
+                       container_id=container_id, image_id=image, notebook=nb, _owned_images=owned)
+    try:
+        containers.start(container_id)
+        _wait_until_ready(server, timeout, progress)
+    except BaseException:
+        server.stop()
+        raise
+    if debug():
+        from .engine import api
+
+        for line in api().logs(container_id).decode(errors="replace").splitlines():
+            emit(progress, Log(line=redact(line, token)))
+    emit(progress, Done(text=f"JupyterLab is ready at {base_url}"))
+    return server
+
+
+__all__ = ["LabServer", "ensure_lab_image", "free_port", "is_loopback", "lab_dockerfile", "redact",
+           "start_lab"]
