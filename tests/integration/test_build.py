@@ -1,0 +1,69 @@
+"""Builds on a real engine: image layout, lock read back from the image, reuse."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from support import build as support_build
+from support.build import tiny_spec
+
+from envkit.build import BuildOptions, build_spec
+from envkit.engine import LABEL_SPEC, base_labels
+
+pytestmark = pytest.mark.docker
+env_image = support_build.env_image  # the session's shared image (a fixture)
+
+
+def run_in(engine, image: str, *cmd: str) -> str:
+    """Output of ``cmd`` in a labelled, removed container of ``image``."""
+    out = engine.containers.run(image, list(cmd), remove=True, labels=base_labels("run"), network_disabled=True)
+    return out.decode()
+
+
+def test_image_layout_contract(engine, env_image):
+    image = env_image.image.id
+    out = json.loads(run_in(engine, image, "python", "-c",
+                            "import json, os, sys, ipykernel, six; "
+                            "print(json.dumps({'prefix': sys.prefix, 'uid': os.getuid(), 'home': os.environ['HOME'], "
+                            "'cwd': os.getcwd(), 'user': os.environ['USER']}))"))
+    assert out == {"prefix": "/opt/envkit/venv", "uid": 1000, "home": "/home/envkit", "cwd": "/home/envkit",
+                   "user": "envkit"}
+    labels = engine.images.get(image).labels
+    assert labels[LABEL_SPEC] == tiny_spec().digest()
+    assert labels["org.opencontainers.image.title"] == "tiny"
+    assert set(env_image.tags) == {"envkit/tiny:latest", f"envkit/tiny:{tiny_spec().digest()[7:19]}"}
+    for tag in env_image.tags:
+        assert engine.images.get(tag).id == image
+
+
+def installed_set(engine, image: str) -> dict[str, str]:
+    out = run_in(engine, image, "python", "-c",
+                 "import json; from importlib import metadata as m; "
+                 "print(json.dumps({d.metadata['Name'].lower().replace('_', '-'): d.version for d in m.distributions()}))")
+    return json.loads(out)
+
+
+def test_lock_is_the_installed_set(engine, env_image):
+    lock = env_image.lock
+    assert lock.source == "image" and lock.python.startswith("3.11.")
+    assert {p.name: p.version for p in lock.packages} == installed_set(engine, env_image.image.id)
+    assert lock.pin("six") and lock.pin("ipykernel")
+    # Hashes come from the index (uv pip compile --generate-hashes) for every pin.
+    assert all(p.hashes and all(h.startswith("sha256:") for h in p.hashes) for p in lock.packages)
+
+
+def test_unchanged_spec_is_reused(env_image, base_image):
+    again = build_spec(tiny_spec(), options=BuildOptions(base_image=base_image), notebook="tiny.ipynb")
+    assert again.reused and again.image.id == env_image.image.id
+    assert again.lock == env_image.lock
+
+
+def test_build_from_lock_installs_exactly_the_lock(engine, env_image, base_image):
+    # Another uid makes another build key: a real build, from the lock, reusing lower layers.
+    result = build_spec(tiny_spec(), lock=env_image.lock, options=BuildOptions(base_image=base_image, uid=1001),
+                        notebook="tiny-locked.ipynb")
+    assert not result.reused
+    assert "--no-deps --require-hashes" in result.dockerfile
+    assert installed_set(engine, result.image.id) == {p.name: p.version for p in env_image.lock.packages}
+    assert result.lock.packages == env_image.lock.packages
