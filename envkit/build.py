@@ -15,12 +15,16 @@ import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .engine import base_labels
 from .errors import BuildFailed, EnvkitError
 from .events import Done, Note, Progress, emit
 from .settings import pip_settings
 from .spec import EnvSpec, ImageRecord, Lock, Pin
+
+if TYPE_CHECKING:
+    from .dockerfile import BuildContext
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -283,4 +287,17 @@ def build_dockerfile(dockerfile: str, files: dict[str, bytes], *, tag: str, labe
 
 __all__ = ["BuildOptions", "BuildResult", "build_dockerfile", "build_notebook", "build_spec",
            "ensure_image", "find_reusable", "forwarding_files", "forwarding_variables", "image_tags",
-           "package_at_fault", "read_lock"]
+           "package_at_fault", "read_lock", "render_notebook"]
+
+
+def render_notebook(path: str | os.PathLike[str], *, options: BuildOptions = BuildOptions()) -> BuildContext:
+    """The Dockerfile and context ``build_notebook`` would build (captures first if needed).
+
+    When the index needs credentials the wheels are not downloaded here; the returned
+    context's ``plan`` says what would be installed.
+    """
+    from .dockerfile import render_context
+
+    p = Path(path)
+    spec, lock = _spec_of(p)
+    return render_context(spec, lock, options, notebook=str(p.resolve()))
