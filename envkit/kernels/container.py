@@ -16,6 +16,7 @@ import signal
 import socket
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -139,6 +140,11 @@ class ContainerKernel:
                 pass
             self.stdin = None
         containers.remove(self.id)
+        # The engine may still be finishing an auto-remove (it answers 409 to ours); wait a
+        # moment so a caller that lists containers after cleanup() sees none.
+        deadline = time.monotonic() + 5
+        while containers.inspect(self.id) is not None and time.monotonic() < deadline:
+            time.sleep(0.05)
         if self.private_dir is not None:
             for f in self.private_dir.iterdir():
                 f.unlink()

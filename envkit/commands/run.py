@@ -1,0 +1,47 @@
+"""``envkit run NB -o OUT [--verify]``: execute a whole notebook in its image."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..ui import UI
+from . import add_notebook_argument, notebook_path
+
+HELP = "execute a notebook in its image (built first if needed); --verify checks its outputs reproduce"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_notebook_argument(p)
+    p.add_argument("-o", "--output", help="where to write the executed copy "
+                                          "(default: NAME.executed.ipynb; with --verify: none)")
+    p.add_argument("--verify", action="store_true",
+                   help="compare new outputs with the stored ones; exit 1 when any cell differs")
+    p.add_argument("--image", default="", help="run in this image instead of the notebook's")
+    p.add_argument("--base-image", default="", help="base image when the notebook's image must be built")
+    p.add_argument("--timeout", type=int, default=600, help="seconds one cell may run (default 600)")
+    p.add_argument("--allow-errors", action="store_true", help="keep going after a cell raises")
+
+
+def run(args: argparse.Namespace, ui: UI) -> int:
+    from ..run import run_notebook
+
+    path = notebook_path(args, ui)
+    output = args.output
+    if output is None and not args.verify:
+        output = str(path.with_name(f"{path.stem}.executed.ipynb"))
+    with ui.progress(f"run {path.name}") as progress:
+        result = run_notebook(path, output, image=args.image, verify=args.verify, timeout=args.timeout,
+                              allow_errors=args.allow_errors, base_image=args.base_image, progress=progress)
+    if result.output:
+        ui.message(f"wrote {Path(result.output)}")
+    if not args.verify:
+        return 0
+    if result.reproduced:
+        ui.message(f"reproduced: all {result.cells} code cells match the stored outputs")
+        return 0
+    ui.message(f"not reproduced: {len(result.differences)} of {result.cells} code cells differ", level="warning")
+    for d in result.differences:
+        ui.message(f"cell {d.cell}:")
+        ui.text_block(d.diff)
+    return 1

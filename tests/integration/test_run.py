@@ -1,0 +1,55 @@
+"""``envkit run`` and ``execute_cell``: notebooks executed in a container kernel through nbclient."""
+# ruff: noqa: F811  (pytest fixtures imported from support.kernels)
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from support.kernels import kernel_containers, kernel_image  # noqa: F401
+
+from envkit.run import execute_cell
+
+pytestmark = pytest.mark.docker
+DATA = Path(__file__).resolve().parent.parent / "data" / "run"
+
+
+def envkit_run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "envkit", "run", *args], capture_output=True, text=True)
+
+
+def test_verify_reproducing_notebook(engine, kernel_image, tmp_path):
+    nb = shutil.copy(DATA / "reproduces.ipynb", tmp_path)
+    out = tmp_path / "out.ipynb"
+    done = envkit_run(str(nb), "-o", str(out), "--verify", "--image", kernel_image)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "reproduced" in done.stdout
+    executed = nbformat.read(out, as_version=4)
+    assert executed.cells[1].outputs[0]["text"] == "45\n"
+    assert not kernel_containers(engine)
+
+
+def test_verify_reports_the_cell_that_differs(engine, kernel_image, tmp_path):
+    nb = shutil.copy(DATA / "random.ipynb", tmp_path)
+    done = envkit_run(str(nb), "--verify", "--image", kernel_image)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "1 of 2 code cells differ" in done.stdout + done.stderr
+    assert "cell 3:" in done.stdout and "cell 2:" not in done.stdout
+    assert not kernel_containers(engine)
+
+
+def test_execute_cell_returns_outputs_in_the_folder(engine, kernel_image, tmp_path):
+    (tmp_path / "data.txt").write_text("from the host")
+    outputs = execute_cell(kernel_image, "print(open('data.txt').read())\n"
+                                         "from IPython.display import HTML, display\n"
+                                         "display(HTML('<b>x</b>'))\n1/0", cwd=tmp_path)
+    kinds = [o["output_type"] for o in outputs]
+    assert kinds == ["stream", "display_data", "error"]
+    assert outputs[0]["text"] == "from the host\n"
+    assert outputs[1]["data"]["text/html"] == "<b>x</b>"
+    assert outputs[2]["ename"] == "ZeroDivisionError"
+    assert not kernel_containers(engine)
