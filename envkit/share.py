@@ -141,6 +141,10 @@ def pull_notebook(path: str | os.PathLike[str], *, progress: Progress | None = N
         raise RegistryError(f"{nb}: the pulled image {ref} was built for spec {label or '(none)'}, "
                             f"but the notebook's spec is {meta.spec.digest()}",
                             f"the notebook changed since the push; {_rebuild_hint(nb)}")
+    if meta.image and meta.image.tag and meta.image.tag not in info.tags:
+        # A pull by digest leaves the image nameless; give it the name the notebook records.
+        repository, tag, _ = registry.split_reference(meta.image.tag)
+        registry.tag(info.id, repository, tag or "latest")
     if meta.image and meta.image.id != info.id:
         update_envkit(nb, image=replace(meta.image, id=info.id))
     emit(progress, Done(text=f"pulled {ref} ({info.id[:19]})"))
@@ -169,7 +173,10 @@ def export_notebook(path: str | os.PathLike[str], output: str | os.PathLike[str]
     emit(progress, Step(n=1, total=2, text=f"saving image {info.id[:19]}"))
     # A tar member needs its size up front, so the image goes to a temporary file first.
     with tempfile.TemporaryFile(dir=out.parent if out.parent.exists() else None) as tmp:
-        registry.save(info.tags[0] if info.tags else info.id, tmp, progress=progress)
+        # docker save keeps one name: the notebook's own tag when it has one.
+        recorded = meta.image.tag if meta.image else ""
+        name = recorded if recorded in info.tags else (info.tags[0] if info.tags else info.id)
+        registry.save(name, tmp, progress=progress)
         tmp.seek(0)
         emit(progress, Step(n=2, total=2, text=f"writing {out}"))
         partial = out.with_name(f".{out.name}.partial")

@@ -163,12 +163,15 @@ def pull(reference: str, *, progress: Progress | None = None) -> ImageInfo:
 
 def save(reference: str, out: IO[bytes], *, progress: Progress | None = None) -> int:
     """Write ``docker save`` of ``reference`` to ``out``; returns the number of bytes."""
-    written = 0
+    written = reported = 0
     with translated(f"save image {reference}"):
         for chunk in api().get_image(reference, chunk_size=1 << 20):
             out.write(chunk)
             written += len(chunk)
-            emit(progress, Transfer(id=reference, status="Saving", current=written))
+            if written - reported >= 32 << 20:  # one event per 32 MB keeps renderers calm
+                reported = written
+                emit(progress, Transfer(id=reference, status="Saving", current=written))
+    emit(progress, Transfer(id=reference, status="Saved", current=written, total=written))
     return written
 
 

@@ -1,90 +1,32 @@
-"""A stand-in environment image with envkit's image layout, for the share and launch tests.
+"""Images and notebooks for the share and launch tests, on top of the build area's ``env_image``.
 
-Until a test needs the real builder, this builds a small image from the test base image with
-the layout envkit's builder promises: a venv at /opt/envkit/venv first on PATH, a non-root user
-``envkit`` with HOME=/home/envkit, and the spec-digest label. It is test infrastructure only.
+Share tests remove their image to pull it back on a clean engine, so they get their own image:
+one thin layer on top of ``env_image`` (built through envkit's own ``build_dockerfile``), with a
+spec label unique to this test run. Removing it leaves ``env_image`` to the other tests.
 """
 
 from __future__ import annotations
 
-import io
 import json
+import os
 import shutil
-import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from envkit.engine import LABEL_NOTEBOOK, LABEL_SPEC, base_labels
+import pytest
+
+from envkit.engine import LABEL_SPEC
 from envkit.notebook import update_envkit
-from envkit.spec import EnvSpec, ImageRecord, Lock, Pin, Requirement
+from envkit.spec import EnvSpec, ImageRecord, Lock
 
-CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+from .build import tiny_spec
 
-DOCKERFILE = """\
+SHARE_DOCKERFILE = """\
 FROM {base}
-COPY ca-certificates.crt /etc/envkit/ca-certificates.crt
-ENV PIP_CERT=/etc/envkit/ca-certificates.crt PIP_DISABLE_PIP_VERSION_CHECK=1
-RUN python3 -m venv /opt/envkit/venv{install}
-RUN useradd --create-home --home-dir /home/envkit --uid 1000 envkit
-ENV PATH=/opt/envkit/venv/bin:$PATH HOME=/home/envkit
+USER root
+RUN echo "{run}" > /opt/envkit/share-test.txt
 USER envkit
-WORKDIR /home/envkit
 """
-
-
-@dataclass(frozen=True)
-class StandIn:
-    """The stand-in image and the spec/lock it pretends to have been built from."""
-
-    image_id: str
-    tag: str
-    spec: EnvSpec
-    lock: Lock
-
-
-def spec_for(packages: tuple[str, ...]) -> EnvSpec:
-    return EnvSpec(python="3.11", requirements=tuple(Requirement.parse(p) for p in packages))
-
-
-def build_standin(client, base: str, *, tag: str, packages: tuple[str, ...] = ("ipykernel",)) -> StandIn:
-    """Build (or reuse by tag) the stand-in image; its spec label matches ``spec_for(packages)``."""
-    spec = spec_for(packages)
-    labels = {**base_labels("image"), LABEL_SPEC: spec.digest(), LABEL_NOTEBOOK: "standin.ipynb"}
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        for name, data in (("Dockerfile", DOCKERFILE.format(base=base, install=(
-            f" && /opt/envkit/venv/bin/pip install --no-cache-dir -q {' '.join(packages)}" if packages else "")).encode()),
-                           ("ca-certificates.crt", CA_BUNDLE.read_bytes())):
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    buf.seek(0)
-    last = ""
-    for chunk in client.api.build(fileobj=buf, custom_context=True, tag=tag, labels=labels, rm=True,
-                                  forcerm=True, decode=True):
-        if "error" in chunk:
-            raise RuntimeError(f"stand-in build failed: {chunk['error']}\n{last}")
-        last = chunk.get("stream", last)
-    image = client.images.get(tag)
-    freeze = client.containers.run(tag, ["pip", "list", "--format=json"], remove=True,
-                                   labels=base_labels("build"))
-    pins = tuple(Pin(name=p["name"], version=p["version"]) for p in json.loads(freeze))
-    lock = Lock(spec_digest=spec.digest(), python="3.11", packages=pins)
-    return StandIn(image_id=image.id, tag=tag, spec=spec, lock=lock)
-
-
-def notebook_for(standin: StandIn, folder: Path, *, source: Path | None = None, name: str = "nb.ipynb") -> Path:
-    """A notebook in ``folder`` whose metadata names the stand-in image (copied from ``source``)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / name
-    if source is not None:
-        shutil.copy(source, path)
-    else:
-        path.write_text(json.dumps(NOTEBOOK, indent=1) + "\n")
-    update_envkit(path, spec=standin.spec, lock=standin.lock,
-                  image=ImageRecord(id=standin.image_id, tag=standin.tag, spec_digest=standin.spec.digest()))
-    return path
-
 
 NOTEBOOK = {
     "nbformat": 4, "nbformat_minor": 5,
@@ -96,3 +38,49 @@ NOTEBOOK = {
          "source": ["print('envkit answer', 6 * 7)"]},
     ],
 }
+
+
+@dataclass(frozen=True)
+class SharedImage:
+    """An image and the spec/lock it was made for."""
+
+    image_id: str
+    tag: str
+    spec: EnvSpec
+    lock: Lock
+
+    def record(self) -> ImageRecord:
+        return ImageRecord(id=self.image_id, tag=self.tag, spec_digest=self.spec.digest())
+
+
+def notebook_for(image: SharedImage, folder: Path, *, source: Path | None = None, name: str = "nb.ipynb") -> Path:
+    """A notebook in ``folder`` whose metadata names ``image`` (copied from ``source`` if given)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    if source is not None:
+        shutil.copy(source, path)
+    else:
+        path.write_text(json.dumps(NOTEBOOK, indent=1) + "\n")
+    update_envkit(path, spec=image.spec, lock=image.lock, image=image.record())
+    return path
+
+
+@pytest.fixture(scope="session")
+def lab_env(env_image) -> SharedImage:
+    """The build area's tiny environment image, as a SharedImage."""
+    return SharedImage(image_id=env_image.image.id, tag=env_image.image.tag, spec=tiny_spec(),
+                     lock=env_image.lock)
+
+
+@pytest.fixture(scope="session")
+def share_image(env_image) -> SharedImage:
+    """A thin image of its own on top of ``env_image``, with a spec label unique to this run."""
+    from envkit.build import build_dockerfile
+
+    run = os.environ["ENVKIT_TEST_RUN"]
+    spec = tiny_spec().with_changes(system_packages=(f"share-test-{run}",))
+    tag = f"envkit-test-share:{run}"
+    image_id = build_dockerfile(SHARE_DOCKERFILE.format(base=env_image.image.id, run=run), {}, tag=tag,
+                                labels={LABEL_SPEC: spec.digest()})
+    lock = Lock(spec_digest=spec.digest(), python=env_image.lock.python, packages=env_image.lock.packages)
+    return SharedImage(image_id=image_id, tag=tag, spec=spec, lock=lock)
