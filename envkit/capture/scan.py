@@ -1,0 +1,272 @@
+"""Walking notebooks: cells, followed local modules and ``%run`` scripts, into a list of needs.
+
+A need is one thing the code asks for: an imported module, an install line's requirement, a
+``%load_ext`` target, a PEP 723 block. ``build.py`` maps and merges them into an ``EnvSpec``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..events import Note, Progress, emit
+from ..notebook import Notebook, read_notebook
+from ..spec import Source
+from .local import LocalModules
+from .mapping import is_stdlib, load_rules
+from .pep723 import read_script_block
+from .static import Findings, scan_cell
+
+_MAX_PARENTS = 3  # parent folders searched for local modules (notebooks/ beside src/ packages)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Need:
+    """One thing the code asks for. ``kind``: import, install, load_ext, pep723, magic."""
+
+    kind: str
+    value: str  # a module name (import/load_ext/magic) or a PEP 508 string (install/pep723)
+    source: Source
+    optional: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class SkippedCell:
+    """A cell (or followed file) that could not be read as Python, and why."""
+
+    notebook: str
+    cell: int | None
+    reason: str
+    file: str = ""
+
+    def describe(self) -> str:
+        where = f"{self.notebook} cell {self.cell}" if self.cell is not None else self.notebook
+        return f"{where}{' (' + self.file + ')' if self.file else ''}: {self.reason}"
+
+
+@dataclass
+class Scan:
+    """Accumulates needs over one or more notebooks."""
+
+    root: Path | None = None
+    progress: Progress | None = None
+    needs: list[Need] = field(default_factory=list)
+    skipped: list[SkippedCell] = field(default_factory=list)
+    local: set[str] = field(default_factory=set)
+    notes: list[str] = field(default_factory=list)
+    pythons: list[str] = field(default_factory=list)
+    requires_python: list[str] = field(default_factory=list)
+    followed: set[Path] = field(default_factory=set)
+    notebooks: list[Path] = field(default_factory=list)
+
+    def notebook(self, nb: Notebook) -> None:
+        """Scan every code cell of ``nb``, following local modules and ``%run`` targets."""
+        path = nb.path.resolve()
+        if path in self.followed:
+            return
+        self.followed.add(path)
+        self.notebooks.append(nb.path)
+        if nb.kernel_language() not in {"python", "python3", "ipython", "python2"}:
+            self.notes.append(f"{nb.path}: kernel language is {nb.kernel_language()!r}, not Python; skipped")
+            return
+        version = nb.python_version()
+        if version:
+            self.pythons.append(version)
+        local = LocalModules(direct=[path.parent], parents=_parents(path.parent, self.root))
+        cells = [(c, scan_cell(c.source)) for c in nb.code_cells()]
+        for _, found in cells:  # %%writefile and sys.path first: a later cell may write what an earlier one imports
+            for filename, body in found.writes:
+                local.write(filename, body)
+            for entry in found.sys_paths:
+                local.add_path(path.parent, entry)
+        label = str(nb.path)
+        for cell, found in cells:
+            if found.error:
+                self.skipped.append(SkippedCell(notebook=label, cell=cell.index, reason=found.error))
+                emit(self.progress, Note(text=f"{label} cell {cell.index}: skipped, {found.error}", level="warning"))
+                continue
+            self._pep723(cell.source, cell.index, label)
+            self._findings(found, cell=cell.index, base=path.parent, local=local, file=None, label=label)
+
+    def _pep723(self, source: str, cell: int, label: str) -> None:
+        if "# /// script" not in source:
+            return
+        try:
+            block = read_script_block(source)
+        except ValueError as exc:
+            self.notes.append(f"{label} cell {cell}: PEP 723 block is not valid TOML ({exc}); ignored")
+            return
+        if block is None:
+            return
+        for dep in block.dependencies:
+            self.needs.append(Need(kind="pep723", value=dep, source=Source(kind="pep723", text=dep, cell=cell)))
+        if block.requires_python:
+            self.requires_python.append(block.requires_python)
+
+    def _findings(self, found: Findings, *, cell: int, base: Path, local: LocalModules,
+                  file: str | None, label: str) -> None:
+        def src(kind: str, text: str) -> Source:
+            return Source(kind=kind, text=text, cell=cell, file=file)
+
+        for entry in found.sys_paths:
+            local.add_path(base, entry)
+        for use in found.imports:
+            if not use.module and not use.level:
+                continue
+            if use.level:  # relative import: the project's own code
+                self._follow_relative(use.module, use.level, use.names, base, local, cell, label)
+                continue
+            top = use.module.split(".")[0]
+            if is_stdlib(top):
+                continue
+            if local.is_local(top):
+                self.local.add(top)
+                self._follow(local, use.module, use.names, base, cell, label)
+                continue
+            if top.endswith(("_pb2", "_pb2_grpc")):  # generated by protoc in the notebook's folder
+                self.local.add(top)
+                continue
+            values = [use.module]
+            if top in load_rules()["namespace_roots"] and use.names:
+                # from google.cloud import storage: the names are the namespace's packages
+                values = [f"{use.module}.{name}" for name in use.names]
+            for value in values:
+                self.needs.append(Need(kind="import", value=value, source=src("import", use.line),
+                                       optional=use.optional))
+        for parsed, line in found.installs:
+            for req in parsed.requirements:
+                self.needs.append(Need(kind="install", value=req, source=src("install", line)))
+            self.notes.extend(f"{_where(label, cell, file)}: {note}" for note in parsed.notes)
+        for module, line in found.load_ext:
+            self._load_ext(module, line, local, base, cell, label, src)
+        for module, line in found.run_modules:
+            top = module.split(".")[0]
+            if local.is_local(top):
+                self.local.add(top)
+                self._follow(local, module, (), base, cell, label)
+            elif not is_stdlib(top):
+                self.needs.append(Need(kind="import", value=module, source=src("run", line)))
+        for target, line in found.runs:
+            self._run(target, line, base, cell, label, file)
+        for name, line in found.magics:
+            for module in {"matplotlib": ["matplotlib"], "pylab": ["matplotlib", "numpy"]}.get(name, []):
+                self.needs.append(Need(kind="magic", value=module, source=src("magic", line)))
+
+    def _load_ext(self, module: str, line: str, local: LocalModules, base: Path, cell: int, label: str,
+                  src: Callable[[str, str], Source]) -> None:
+        top = module.split(".")[0]
+        if module in load_rules()["builtin_extensions"] or _ipython_extension(module):
+            return
+        if local.is_local(top):
+            self.local.add(top)
+            self._follow(local, module, (), base, cell, label)
+            return
+        self.needs.append(Need(kind="load_ext", value=module, source=src("load_ext", line)))
+
+    def _run(self, target: str, line: str, base: Path, cell: int, label: str, file: str | None) -> None:
+        path = (base / target) if not Path(target).is_absolute() else Path(target)
+        if not path.exists() and not path.suffix:
+            path = path.with_suffix(".py")
+        if not path.is_file():
+            self.notes.append(f"{_where(label, cell, file)}: {line} runs {target}, which is not there")
+            return
+        if path.suffix == ".ipynb":
+            try:
+                self.notebook(read_notebook(path))
+            except Exception as exc:  # a damaged %run target is a note, not the end of the scan
+                self.notes.append(f"{_where(label, cell, file)}: cannot follow {target} ({exc})")
+            return
+        local = LocalModules(direct=[path.parent], parents=_parents(path.parent, self.root))
+        self._follow_file(path, None, local, cell, label, ipython=path.suffix == ".ipy")
+
+    def _follow(self, local: LocalModules, module: str, names: tuple[str, ...], base: Path,
+                cell: int, label: str) -> None:
+        for display, path, body in local.files(module, names):
+            if body is not None:
+                key = Path(f"<written>/{label}/{display}")
+                if key in self.followed:
+                    continue
+                self.followed.add(key)
+                found = scan_cell(body, ipython=False)
+                if found.error:
+                    self.skipped.append(SkippedCell(notebook=label, cell=cell, reason=found.error, file=display))
+                    continue
+                self._findings(found, cell=cell, base=base, local=local, file=display, label=label)
+            elif path is not None and path.suffix == ".py":
+                sub = LocalModules(direct=[path.parent, *local.direct], parents=local.parents,
+                                   written=local.written)
+                self._follow_file(path, display, sub, cell, label, ipython=False)
+
+    def _follow_relative(self, module: str, level: int, names: tuple[str, ...], base: Path,
+                         local: LocalModules, cell: int, label: str) -> None:
+        folder = base
+        for _ in range(level - 1):
+            folder = folder.parent
+        sub = LocalModules(direct=[folder], parents=[], written={})
+        if module:
+            self._follow(sub, module, names, folder, cell, label)
+        else:
+            for name in names:
+                self._follow(sub, name, (), folder, cell, label)
+
+    def _follow_file(self, path: Path, display: str | None, local: LocalModules, cell: int, label: str,
+                     *, ipython: bool) -> None:
+        resolved = path.resolve()
+        if resolved in self.followed:
+            return
+        self.followed.add(resolved)
+        shown = display or _relative(path, self.root)
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError as exc:
+            self.notes.append(f"{label}: cannot read {shown} ({exc.strerror})")
+            return
+        found = scan_cell(text, ipython=ipython)
+        if found.error:
+            self.skipped.append(SkippedCell(notebook=label, cell=cell, reason=found.error, file=shown))
+            return
+        self._findings(found, cell=cell, base=path.parent, local=local, file=shown, label=label)
+
+
+def _ipython_extension(module: str) -> bool:
+    """True for extensions IPython ships itself (``autoreload``, ``storemagic``)."""
+    if "." in module:
+        return False
+    try:
+        return importlib.util.find_spec(f"IPython.extensions.{module}") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _parents(folder: Path, root: Path | None) -> list[Path]:
+    """Parent folders of ``folder`` up to ``root`` (or the repository root), at most a few."""
+    out: list[Path] = []
+    stop = root.resolve() if root else None
+    here = folder
+    for _ in range(_MAX_PARENTS):
+        if stop is not None and here == stop:
+            break
+        if stop is None and (here / ".git").exists():
+            break
+        if here.parent == here:
+            break
+        here = here.parent
+        out.append(here)
+        if stop is None and (here / ".git").exists():
+            break
+    if stop is None and not any((p / ".git").exists() for p in [folder, *out]):
+        return []  # no project root known: only the notebook's own folder counts
+    return out
+
+
+def _relative(path: Path, root: Path | None) -> str:
+    try:
+        return str(path.resolve().relative_to(root.resolve())) if root else path.name
+    except ValueError:
+        return path.name
+
+
+def _where(label: str, cell: int, file: str | None) -> str:
+    return f"{label} cell {cell}" + (f" ({file})" if file else "")
