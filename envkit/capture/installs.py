@@ -51,10 +51,11 @@ class _Acc:
 
 def _split_commands(line: str) -> list[list[str]]:
     """Tokenise a shell line and split it at ``&&``, ``||``, ``;`` and ``|``."""
+    line = re.sub(r"(^|\s)#.*$", "", line)  # a shell comment starts a word; "#egg=" inside a URL does not
     try:
         lexer = shlex.shlex(line, posix=True, punctuation_chars=";&|")
         lexer.whitespace_split = True
-        lexer.commenters = "#"
+        lexer.commenters = ""
         tokens = list(lexer)
     except ValueError:  # unbalanced quotes: fall back to plain whitespace splitting
         tokens = line.split()
@@ -121,7 +122,8 @@ def _parse_args(tool: str, args: list[str]) -> InstallLine:
             if opt in _VALUE_OPTIONS and not value and not (opt == "-p" and tool == "pip"):
                 value = args[i] if i < len(args) else ""
                 i += 1
-            _option_note(opt, value, acc)
+            if tool != "conda":  # conda's -c is a channel, its -p a prefix: nothing to note
+                _option_note(opt, value, acc)
             continue
         if tool == "conda":
             _conda_spec(tok, acc)

@@ -84,9 +84,11 @@ class Scan:
         label = str(nb.path)
         for cell, found in cells:
             if found.error:
-                self.skipped.append(SkippedCell(notebook=label, cell=cell.index, reason=found.error))
-                emit(self.progress, Note(text=f"{label} cell {cell.index}: skipped, {found.error}", level="warning"))
-                continue
+                reason = found.error + ("; its import lines still count" if found.imports else "")
+                self.skipped.append(SkippedCell(notebook=label, cell=cell.index, reason=reason))
+                emit(self.progress, Note(text=f"{label} cell {cell.index}: skipped, {reason}", level="warning"))
+                if not found.imports:
+                    continue
             self._pep723(cell.source, cell.index, label)
             self._findings(found, cell=cell.index, base=path.parent, local=local, file=None, label=label)
 
@@ -192,7 +194,6 @@ class Scan:
                 found = scan_cell(body, ipython=False)
                 if found.error:
                     self.skipped.append(SkippedCell(notebook=label, cell=cell, reason=found.error, file=display))
-                    continue
                 self._findings(found, cell=cell, base=base, local=local, file=display, label=label)
             elif path is not None and path.suffix == ".py":
                 sub = LocalModules(direct=[path.parent, *local.direct], parents=local.parents,
@@ -224,9 +225,8 @@ class Scan:
             self.notes.append(f"{label}: cannot read {shown} ({exc.strerror})")
             return
         found = scan_cell(text, ipython=ipython)
-        if found.error:
+        if found.error:  # a Python 2 script: its import lines were still read
             self.skipped.append(SkippedCell(notebook=label, cell=cell, reason=found.error, file=shown))
-            return
         self._findings(found, cell=cell, base=path.parent, local=local, file=shown, label=label)
 
 

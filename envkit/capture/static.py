@@ -80,10 +80,28 @@ def scan_cell(source: str, *, ipython: bool = True) -> Findings:
         found = Findings()
         lineno = getattr(exc, "lineno", None)
         found.error = f"not valid Python ({getattr(exc, 'msg', str(exc))}" + (f", line {lineno})" if lineno else ")")
+        found.imports = _salvage_imports(code)
         return found
     walker = _Walker(code)
     walker.visit(tree)
     return walker.found
+
+
+def _salvage_imports(code: str) -> list[ImportUse]:
+    """Import statements on their own lines of a cell that does not parse (Python 2 cells)."""
+    out: list[ImportUse] = []
+    for raw in code.splitlines():
+        text = raw.strip()
+        if not text.startswith(("import ", "from ")):
+            continue
+        try:
+            tree = ast.parse(text)
+        except (SyntaxError, ValueError):
+            continue
+        walker = _Walker(text)
+        walker.visit(tree)
+        out.extend(walker.found.imports)
+    return out
 
 
 def _line(code_lines: list[str], node: ast.AST) -> str:

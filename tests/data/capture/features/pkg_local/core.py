@@ -1,0 +1,3 @@
+import tabulate
+
+thing = tabulate.tabulate
