@@ -77,6 +77,11 @@ class TerminalUI(UI):
     def progress(self, title: str) -> Iterator[Progress]:
         from tqdm import tqdm
 
+        if not sys.stderr.isatty():
+            # Logs and pipes get lines, not carriage-return animations.
+            with self._plain_progress() as sink:
+                yield sink
+            return
         bar = tqdm(total=0, desc=title, unit="step", file=sys.stderr, leave=True,
                    bar_format="{desc}: {n}/{total} {bar} {elapsed} {postfix}")
         log: list[str] = []
@@ -120,3 +125,19 @@ class TerminalUI(UI):
                 yield sink
         finally:
             bar.close()
+
+    @contextmanager
+    def _plain_progress(self) -> Iterator[Progress]:
+        verbose = os.environ.get("ENVKIT_VERBOSE", "") not in ("", "0")
+
+        def sink(event: Event) -> None:
+            if isinstance(event, Step) and (verbose or event.total > 1):
+                total = f"/{event.total}" if event.total else ""
+                print(f"[{event.n}{total}] {event.text}", file=sys.stderr)
+            elif isinstance(event, Log) and verbose:
+                print(event.line, file=sys.stderr)
+            elif isinstance(event, Note | Done):
+                prefix = "warning: " if isinstance(event, Note) and event.level == "warning" else ""
+                print(prefix + event.text, file=sys.stderr)
+
+        yield sink
