@@ -58,7 +58,7 @@ def _split_commands(line: str) -> list[list[str]]:
         lexer.commenters = ""
         tokens = list(lexer)
     except ValueError:  # unbalanced quotes: fall back to plain whitespace splitting
-        tokens = line.split()
+        tokens = [t.strip("'\"") for t in line.split()]
     commands: list[list[str]] = [[]]
     for tok in tokens:
         if tok and set(tok) <= set(";&|"):
@@ -72,6 +72,8 @@ def _strip_prefix(cmd: list[str]) -> list[str]:
     """Drop ``sudo``, ``VAR=value`` assignments, and ``python -m`` in front of the tool."""
     while cmd and (cmd[0] in {"sudo", "env", "time", "!"} or re.match(r"^\w+=", cmd[0])):
         cmd = cmd[1:]
+        while cmd and cmd[0].startswith("-"):  # sudo -H, env -i
+            cmd = cmd[1:]
     if len(cmd) >= 3 and _PYTHON.match(cmd[0]) and cmd[1] == "-m":
         cmd = cmd[2:]
     elif len(cmd) >= 2 and _PYTHON.match(cmd[0]) and cmd[1].startswith("-m") and len(cmd[1]) > 2:

@@ -70,9 +70,10 @@ def live_versions(spec: EnvSpec, modules: Mapping[str, object] | None = None, *,
     pins: dict[str, LivePin] = {}
     not_loaded = []
     for req in spec.requirements:
-        names = imports.get(req.name) or _top_levels(req.name, owners)
+        # Editable installs often list no files, so the distribution's own name stands in.
+        names = imports.get(req.name) or _top_levels(req.name, owners) or (req.name.replace("-", "_"),)
         present = sorted(m for m in names if m in loaded)
-        owner = _owner(present, owners) if present else None
+        owner = (_owner(present, owners) or req.name) if present else None
         if owner is None:
             not_loaded.append(req.name)
             continue

@@ -103,11 +103,13 @@ class Mapper:
         self.installed = installed
         self._owners: dict[str, list[tuple[str, str]]] = {}
         self._cache: dict[str, Mapped] = {}
+        self._installed_index: dict[str, list[str]] | None = None
 
-    @staticmethod
-    @lru_cache(maxsize=1)
-    def _packages_distributions() -> dict[str, list[str]]:
-        return metadata.packages_distributions()
+    def _packages_distributions(self) -> dict[str, list[str]]:
+        # Read once per Mapper: sys.path may change between captures (a new venv, a test).
+        if self._installed_index is None:
+            self._installed_index = dict(metadata.packages_distributions())
+        return self._installed_index
 
     def map(self, module: str) -> Mapped:
         """Map ``module`` (``a.b.c``) to a distribution or say why not."""

@@ -36,8 +36,13 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     if args.write and not single:
         raise UsageError("--write stores the spec in one notebook; several notebooks or a folder were named",
                          "run 'envkit capture --write NOTEBOOK' for each notebook")
-    with ui.progress("capture") as progress:
-        result = capture_paths(paths, progress=progress)
+    if args.write:
+        _check_writable_notebook(paths[0])  # fail before the scan, not after it
+    if args.json:  # stdout is the JSON document alone
+        result = capture_paths(paths)
+    else:
+        with ui.progress("capture") as progress:
+            result = capture_paths(paths, progress=progress)
     spec = result.spec
     live = None
     if getattr(ui, "live_kernel", False) and not args.no_live:
@@ -103,6 +108,17 @@ def _show(ui: UI, result, spec, live) -> None:  # type: ignore[no-untyped-def]
         ui.message(f"note: {note}")
     if live is not None and live.not_loaded:
         ui.message("not loaded in this kernel (not pinned): " + ", ".join(live.not_loaded))
+
+
+def _check_writable_notebook(path: Path) -> None:
+    from ..errors import NotebookError
+    from ..notebook import _check_writable, read_notebook
+
+    nb = read_notebook(path)
+    if nb.nbformat < 4:
+        raise NotebookError(f"{path}: nbformat {nb.nbformat} notebooks are read, not written",
+                            "convert it first: jupyter nbconvert --to notebook --nbformat 4 --inplace")
+    _check_writable(nb.path)
 
 
 def _where(skipped) -> str:  # type: ignore[no-untyped-def]
