@@ -11,7 +11,7 @@ import sys
 import time
 
 import pytest
-from support.kernels import jupyter_dirs, kernel_containers, kernel_image  # noqa: F401
+from support.kernels import env_image, jupyter_dirs, kernel_containers, kernel_image  # noqa: F401
 
 from envkit.engine import LABEL_KERNEL_ID, LABEL_OWNER, base_labels, containers
 from envkit.kernels import container as kernel_container

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from support.kernels import kernel_containers, kernel_image  # noqa: F401
+from support.kernels import env_image, kernel_containers, kernel_image  # noqa: F401
 
 from envkit.run import execute_cell
 

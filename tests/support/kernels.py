@@ -1,7 +1,8 @@
 """Fixtures for container kernels: an image with ipykernel, isolated kernelspec folders.
 
-``kernel_image`` prefers the builder's session image (``env_image`` from tests/support/build.py);
-until that exists it builds a stand-in with the same layout: a venv at /opt/envkit/venv first
+``kernel_image`` is the builder's session image (``env_image`` from tests/support/build.py);
+with ``ENVKIT_TEST_STANDIN_KERNEL=1`` (or without a builder) it builds a stand-in with the
+same layout instead: a venv at /opt/envkit/venv first
 on PATH, ipykernel installed through the host's proxy, user ``envkit``, HOME=/home/envkit.
 """
 
@@ -14,6 +15,11 @@ import tarfile
 from pathlib import Path
 
 import pytest
+
+try:  # the builder's session image; test modules import it from here with kernel_image
+    from support.build import env_image  # noqa: F401
+except ImportError:  # pragma: no cover - before the builder existed
+    env_image = None
 
 STANDIN_TAG = "envkit-test-kernel:standin"
 CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
