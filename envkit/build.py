@@ -279,7 +279,7 @@ def build_dockerfile(dockerfile: str, files: dict[str, bytes], *, tag: str, labe
     context = {**forwarding_files(), **files}
     image_id, _ = build_image(context_tar(dockerfile, context), labels={**base_labels("image"), **labels},
                               no_cache=options.no_cache, platform=options.platform, progress=progress,
-                              what=tag)
+                              what=tag or "image")
     if tag:
         tag_image(image_id, tag)
     return image_id

@@ -15,7 +15,7 @@ import tarfile
 import time
 from collections import deque
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import BuildFailed, EngineError, Interrupted
@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
 STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
 RUNNING_IN = re.compile(r"^ ---> Running in ([0-9a-f]{12,64})")
+# The classic builder wraps a RUN's stderr in colour codes (ESC[91m ... ESC[0m).
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 TAIL = 20
 
 
@@ -59,6 +61,7 @@ class _BuildState:
     container: str = ""
     image_id: str = ""
     tail: deque[str] | None = None
+    cached: list[str] = field(default_factory=list)
 
 
 def _handle(chunk: Mapping[str, Any], state: _BuildState, progress: Progress | None) -> None:
@@ -77,21 +80,23 @@ def _handle(chunk: Mapping[str, Any], state: _BuildState, progress: Progress | N
     if not isinstance(text, str):
         return
     assert state.tail is not None
-    for line in text.splitlines():
+    for line in ANSI.sub("", text).splitlines():
         line = line.rstrip()
-        if not line:
+        if not line.strip():
             continue
         step = STEP.match(line)
         if step:
             state.step, state.container = line, ""
+            state.tail.clear()  # the tail a failure reports is the failing step's own output
             emit(progress, Step(n=int(step.group(1)), total=int(step.group(2)), text=step.group(3)))
             continue
         running = RUNNING_IN.match(line)
         if running:
             state.container = running.group(1)
         elif line == " ---> Using cache":
-            emit(progress, Note(text=f"reused cached layer: {state.step}", level="debug"))
-        state.tail.append(line)
+            state.cached.append(state.step.split(" : ", 1)[0].removeprefix("Step ").split("/")[0])
+        if not line.startswith((" ---> ", "Removing intermediate container")):
+            state.tail.append(line)
         emit(progress, Log(line=line))
 
 
@@ -127,6 +132,8 @@ def build_image(context: bytes, *, labels: Mapping[str, str], no_cache: bool = F
                           "the build's container was removed; run the build again when ready") from None
     finally:
         client.close()
+    if state.cached:
+        emit(progress, Note(text=f"reused {len(state.cached)} cached layer(s): steps {', '.join(state.cached)}"))
     if not state.image_id:
         raise BuildFailed(f"building {what}: the engine reported no image ID", step=state.step or None,
                           log_tail=list(state.tail or ()))

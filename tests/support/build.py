@@ -51,3 +51,68 @@ def env_image(base_image, tmp_path_factory):
     folder = tmp_path_factory.mktemp("env-image")
     notebook = tiny_notebook(folder / "tiny.ipynb", spec=tiny_spec())
     return build_spec(tiny_spec(), options=BuildOptions(base_image=base_image), notebook=str(notebook))
+
+
+class PrivateIndex:
+    """A PEP 503 simple index on 127.0.0.1 that demands HTTP basic credentials."""
+
+    def __init__(self, wheels: Path, user: str, password: str) -> None:
+        import base64
+        import http.server
+        import threading
+
+        from packaging.utils import canonicalize_name, parse_wheel_filename
+
+        self.authorized = 0
+        self.refused = 0
+        expected = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+        files = {w.name: w for w in sorted(wheels.glob("*.whl"))}
+        projects: dict[str, list[str]] = {}
+        for name in files:
+            projects.setdefault(str(canonicalize_name(parse_wheel_filename(name)[0])), []).append(name)
+        index = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:  # quiet
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+                if self.headers.get("Authorization") != expected:
+                    index.refused += 1
+                    self.send_response(401)
+                    self.send_header("WWW-Authenticate", 'Basic realm="envkit-test"')
+                    self.end_headers()
+                    return
+                index.authorized += 1
+                parts = [p for p in self.path.split("/") if p]
+                if len(parts) == 2 and parts[0] == "simple":
+                    names = projects.get(str(canonicalize_name(parts[1])), [])
+                    body = "".join(f'<a href="/files/{n}">{n}</a>\n' for n in names).encode()
+                    status = 200 if names else 404
+                elif len(parts) == 2 and parts[0] == "files" and parts[1] in files:
+                    body, status = files[parts[1]].read_bytes(), 200
+                else:
+                    body, status = b"", 404
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://{user}:{password}@127.0.0.1:{self.server.server_address[1]}/simple"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def download_for_index(dest: Path, *requirements: str) -> Path:
+    """Wheels of ``requirements`` and their dependencies, fetched with the host's pip settings."""
+    import subprocess
+    import sys
+
+    subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:", "--dest", str(dest),
+                    *requirements], check=True)
+    return dest

@@ -1,0 +1,89 @@
+"""``envkit build``/``dockerfile``/``images``/``gc`` on a real engine and a real notebook."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+from support import build as support_build
+from support.build import tiny_notebook, tiny_spec
+
+from envkit.build import BuildOptions, build_dockerfile, build_notebook
+from envkit.cleanup import collect_garbage
+from envkit.cli import main
+from envkit.engine import LABEL_TEST_RUN
+from envkit.notebook import read_notebook
+
+pytestmark = pytest.mark.docker
+env_image = support_build.env_image  # the session's shared image (a fixture)
+
+
+def test_build_writes_lock_and_image_into_the_notebook(env_image, base_image, tmp_path, capsys):
+    nb = tiny_notebook(tmp_path / "My Analysis.ipynb", spec=tiny_spec())
+    before = read_notebook(nb).raw["cells"]
+    assert main(["build", str(nb), "--base-image", base_image]) == 0
+    out = capsys.readouterr().out
+    assert "reused envkit/my-analysis:latest" in out
+    meta = read_notebook(nb).envkit()
+    assert meta is not None and meta.lock == env_image.lock
+    assert meta.image is not None and meta.image.id == env_image.image.id
+    assert meta.image.tag == "envkit/my-analysis:latest" and meta.image.spec_digest == tiny_spec().digest()
+    assert read_notebook(nb).raw["cells"] == before
+
+
+def test_dry_run_and_dockerfile_build_nothing(base_image, tmp_path, capsys, engine):
+    nb = tiny_notebook(tmp_path / "dry.ipynb", spec=tiny_spec("six", "idna"))
+    images_before = {i.id for i in engine.images.list()}
+    assert main(["build", str(nb), "--base-image", base_image, "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert f"FROM {base_image}" in out and "requirements.txt" in out and "freeze.py" in out
+    assert main(["dockerfile", str(nb), "--base-image", base_image]) == 0
+    assert f"FROM {base_image}" in capsys.readouterr().out
+    assert {i.id for i in engine.images.list()} == images_before
+    assert read_notebook(nb).envkit().lock is None
+
+
+def test_images_lists_envkit_images(env_image, capsys):
+    assert main(["images", "--json"]) == 0
+    listed = {i["id"]: i for i in json.loads(capsys.readouterr().out)}
+    assert env_image.image.id in listed
+    assert listed[env_image.image.id]["notebook"].endswith("tiny.ipynb")
+    assert main(["images"]) == 0
+    assert "envkit/tiny:latest" in capsys.readouterr().out
+
+
+def test_gc_removes_untagged_images_only(engine, env_image, base_image):
+    run = os.environ["ENVKIT_TEST_RUN"]
+    mine = {LABEL_TEST_RUN: run, "dev.envkit.gc-test": "1"}
+    untagged = build_dockerfile(f"FROM {base_image}\nRUN echo gc-test > /gc\n", {}, tag="", labels=mine)
+    tagged = build_dockerfile(f"FROM {base_image}\nRUN echo gc-test-kept > /gc\n", {}, tag="envkit/gc-kept:latest",
+                              labels=mine)
+    try:
+        planned = collect_garbage(dry_run=True, min_age=0, labels=mine)
+        assert [g.image.id for g in planned] == [untagged]
+        engine.images.get(untagged)  # a dry run removes nothing
+        removed = collect_garbage(min_age=0, labels=mine)
+        assert [g.image.id for g in removed] == [untagged]
+        assert engine.images.get(tagged).id == tagged
+        assert engine.images.get(env_image.image.id)
+    finally:
+        engine.images.remove(tagged, force=True)
+
+
+def test_notebook_without_spec_is_captured_or_explained(base_image, tmp_path):
+    nb = tiny_notebook(tmp_path / "raw.ipynb")
+    try:
+        import envkit.capture as capture
+
+        has_capture = hasattr(capture, "capture_notebook")
+    except ImportError:
+        has_capture = False
+    if has_capture:
+        result = build_notebook(nb, options=BuildOptions(base_image=base_image))
+        assert result.lock.pin("six") is not None
+    else:
+        from envkit.errors import EnvkitError
+
+        with pytest.raises(EnvkitError, match="capture"):
+            build_notebook(nb, options=BuildOptions(base_image=base_image))

@@ -1,0 +1,93 @@
+"""Failed and interrupted builds: the message, no containers left, earlier tags untouched."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import docker
+import pytest
+from support import build as support_build
+from support.build import tiny_spec
+
+from envkit.build import BuildOptions, build_spec
+from envkit.engine import LABEL_TEST_RUN
+from envkit.engine.images import remove_image, tag_image
+from envkit.errors import BuildFailed
+from envkit.events import Log
+
+pytestmark = pytest.mark.docker
+env_image = support_build.env_image  # the session's shared image (a fixture)
+
+
+def build_containers(lines: list[str]) -> set[str]:
+    return {line.split()[-1] for line in lines if line.startswith(" ---> Running in ")}
+
+
+@pytest.mark.parametrize(("requirement", "package"), [
+    ("envkit-no-such-distribution-4f1c", "envkit-no-such-distribution-4f1c"),
+    ("six==99.0.1", "six"),
+])
+def test_failed_build_names_step_and_package(engine, env_image, base_image, requirement, package):
+    tag = "envkit/failing-build:latest"
+    tag_image(env_image.image.id, tag)  # the "previous image" this failure must not move
+    lines: list[str] = []
+    try:
+        with pytest.raises(BuildFailed) as failed:
+            build_spec(tiny_spec("six", requirement), options=BuildOptions(base_image=base_image, tag=tag),
+                       notebook="failing.ipynb",
+                       progress=lambda e: lines.append(e.line) if isinstance(e, Log) else None)
+        error = failed.value
+        assert error.package == package
+        assert error.step and "uv pip install" in error.step
+        assert error.log_tail and any(package in line for line in error.log_tail)
+        assert "Removing intermediate" not in "\n".join(error.log_tail)
+        assert engine.images.get(tag).id == env_image.image.id
+        # The builder's containers are gone (forcerm), and nothing carries this run's label.
+        assert build_containers(lines)
+        for cid in build_containers(lines):
+            with pytest.raises(docker.errors.NotFound):
+                engine.containers.get(cid)
+        run = f"{LABEL_TEST_RUN}={os.environ['ENVKIT_TEST_RUN']}"
+        assert engine.containers.list(all=True, filters={"label": run}) == []
+    finally:
+        remove_image(tag)
+
+
+INTERRUPTED = textwrap.dedent("""
+    import sys
+    from envkit.build import build_dockerfile
+    from envkit.events import Log
+    from envkit.errors import Interrupted
+    def progress(event):
+        if isinstance(event, Log):
+            print(event.line, flush=True)
+    try:
+        build_dockerfile("FROM %s\\nRUN echo envkit-sleeping && sleep 300\\n", {}, tag="", labels={},
+                         progress=progress)
+    except Interrupted as exc:
+        print("INTERRUPTED", exc, flush=True)
+        sys.exit(130)
+""")
+
+
+def test_ctrl_c_stops_the_build_and_removes_its_container(engine, base_image):
+    proc = subprocess.Popen([sys.executable, "-c", INTERRUPTED % base_image], stdout=subprocess.PIPE, text=True)
+    container = ""
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if line.startswith(" ---> Running in "):
+            container = line.split()[-1]
+        if "envkit-sleeping" in line:
+            break
+    assert container, "the build never reached its RUN step"
+    engine.containers.get(container)  # running now
+    proc.send_signal(signal.SIGINT)
+    rest = proc.stdout.read()
+    assert proc.wait(timeout=60) == 130
+    assert "INTERRUPTED" in rest and "nothing was tagged" in rest
+    with pytest.raises(docker.errors.NotFound):
+        engine.containers.get(container)
