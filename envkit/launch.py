@@ -228,7 +228,9 @@ def start_lab(path: str | os.PathLike[str], *, copy: bool = False, port: int | N
            # A HOME the run uid can write (the image's HOME belongs to its own user).
            "HOME": "/home/envkit" if image_user in (str(uid), "envkit") and uid != 0 else "/tmp/envkit-home"}
     argv = ["jupyter", "lab", "--ip=0.0.0.0", f"--port={CONTAINER_PORT}", "--no-browser",
-            f"--ServerApp.root_dir={root}", "--ServerApp.password=", "--LabApp.news_url=None"]
+            f"--ServerApp.root_dir={root}", "--ServerApp.password=",
+            # No calls home from the container: no extension index, no news feed.
+            "--LabApp.extension_manager=readonly", "--LabApp.news_url=None"]
     if uid == 0:
         argv.append("--allow-root")  # all capabilities are dropped below
     if not is_loopback(ip):
