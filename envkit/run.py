@@ -9,6 +9,7 @@ for the ``%%envkit run`` cell magic.
 
 from __future__ import annotations
 
+import atexit
 import copy
 import difflib
 import json
@@ -142,9 +143,21 @@ def _execute(nb: Any, image: str, cwd: Path, *, timeout: int, allow_errors: bool
     async def go() -> None:
         try:
             await client.async_execute()
+        except RuntimeError as exc:
+            # jupyter_client's "Kernel died before replying to kernel_info": say why.
+            from .kernels.container import exit_report
+
+            why = exit_report(km.kernel_id or "") or str(exc)
+            raise KernelError(f"the kernel in {image} did not start: {why}",
+                              "check that the image has ipykernel in /opt/envkit/venv "
+                              "(images built by 'envkit build' do)") from exc
         finally:
+            if client.kc is not None:
+                client.kc.stop_channels()
             if km.has_kernel:
                 await km.shutdown_kernel(now=True)
+            # nbclient leaves its exit hook registered when the kernel fails to start.
+            atexit.unregister(client._cleanup_kernel)
 
     run_sync(go)()
 

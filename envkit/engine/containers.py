@@ -8,6 +8,7 @@ by the caller; docker errors become ``EngineError`` at this boundary.
 from __future__ import annotations
 
 import signal as _signal
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,15 +48,27 @@ def create(image: str, command: list[str], *, labels: dict[str, str], name: str 
     return created["Id"]
 
 
-def attach_stdin(container_id: str) -> Any:
-    """Attach to the container's stdin and return the raw socket; keep it open for its lifetime.
+def attach(container_id: str, *, output: bool = False) -> Any:
+    """Attach to the container's stdin (and stdout/stderr with ``output``); returns the socket.
 
-    Closing it, or the holding process dying, closes the container's stdin (``StdinOnce``).
+    Keep it open for the container's lifetime: closing it, or the holding process dying,
+    closes the container's stdin (``StdinOnce``). With ``output``, read it with ``frames``,
+    or the container blocks once the engine's buffer is full.
     """
     client = api()
+    params = {"stdin": 1, "stream": 1, "stdout": int(output), "stderr": int(output)}
     with translated(f"attaching to container {container_id[:12]}"):
-        sock = client.attach_socket(container_id, params={"stdin": 1, "stream": 1})
-    return sock
+        return client.attach_socket(container_id, params=params)
+
+
+def frames(sock: Any) -> Iterator[tuple[int, bytes]]:
+    """(stream, bytes) chunks of an attached non-tty container's output until it closes."""
+    from docker.utils.socket import frames_iter
+
+    try:
+        yield from frames_iter(sock, tty=False)
+    except (OSError, ValueError):  # the socket was closed under us: the container is gone
+        return
 
 
 def start(container_id: str) -> None:
@@ -128,4 +141,4 @@ def find(labels: dict[str, str | None]) -> list[ContainerState]:
     ]
 
 
-__all__ = ["ContainerState", "attach_stdin", "create", "find", "inspect", "kill", "remove", "start"]
+__all__ = ["ContainerState", "attach", "create", "find", "frames", "inspect", "kill", "remove", "start"]

@@ -12,15 +12,19 @@ import getpass
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import sys
 import tempfile
+import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import settings
 from ..engine import (
     LABEL_KERNEL_ID,
     LABEL_KIND,
@@ -30,7 +34,7 @@ from ..engine import (
     containers,
     engine_url,
 )
-from ..errors import KernelError
+from ..errors import EngineError, KernelError
 from . import watchdog
 from .options import KernelOptions
 
@@ -40,6 +44,7 @@ PORT_KEYS = ("shell_port", "iopub_port", "stdin_port", "hb_port", "control_port"
 # pid namespace, and would exit or misbehave.
 NEVER_FORWARD = frozenset({"JPY_PARENT_PID"})
 FORWARDED = ("JPY_SESSION_NAME",)
+OUTPUT_LINES = 40
 
 
 def owner() -> str:
@@ -103,6 +108,14 @@ def container_env(spec_env: dict[str, str], launch_env: dict[str, str] | None, h
     return env
 
 
+_exits: dict[str, str] = {}
+
+
+def exit_report(kernel_id: str) -> str | None:
+    """Why kernel ``kernel_id`` ended on its own (exit code, last output), if it did in this process."""
+    return _exits.get(kernel_id)
+
+
 @dataclass(kw_only=True)
 class ContainerKernel:
     """A running kernel container and the stdin socket that keeps it alive."""
@@ -113,6 +126,32 @@ class ContainerKernel:
     private_dir: Path | None = None
     exit_code: int | None = None
     killed: bool = field(default=False)
+    output: deque[str] = field(default_factory=lambda: deque(maxlen=OUTPUT_LINES))
+
+    def follow_output(self) -> None:
+        """Keep the last lines the kernel wrote to its stdout/stderr (a local kernel's terminal)."""
+
+        def pump() -> None:
+            partial = b""
+            for _, chunk in containers.frames(self.stdin):
+                lines = (partial + chunk).split(b"\n")
+                partial = lines.pop()
+                for line in lines:
+                    text = line.decode(errors="replace")
+                    self.output.append(text)
+                    if settings.debug():
+                        print(f"[kernel {self.kernel_id[:8]}] {text}", file=sys.stderr)
+            if partial:
+                self.output.append(partial.decode(errors="replace"))
+
+        threading.Thread(target=pump, name=f"envkit-kernel-output-{self.id[:12]}", daemon=True).start()
+
+    def describe_exit(self) -> str:
+        """Why the kernel ended, for an error message: its exit code and last output lines."""
+        code = self.poll()
+        lines = "\n".join(f"    {line}" for line in self.output if line.strip())
+        status = "is still running" if code is None else f"exited with status {code}"
+        return f"the kernel's container {self.id[:12]} {status}" + (f"; its last output:\n{lines}" if lines else "")
 
     def poll(self) -> int | None:
         """None while the kernel runs; its exit code (or -9 once removed) when it ended."""
@@ -133,6 +172,10 @@ class ContainerKernel:
 
     def close(self) -> None:
         """Drop the stdin socket (the watchdog ends the kernel) and remove the container."""
+        if not self.killed and self.poll() not in (None, 0):
+            _exits[self.kernel_id] = self.describe_exit()
+            while len(_exits) > 20:
+                _exits.pop(next(iter(_exits)))
         if self.stdin is not None:
             try:
                 self.stdin.close()
@@ -161,7 +204,8 @@ def launch(options: KernelOptions, *, connection_file: Path, cwd: Path, kernel_i
                     spec_env=spec_env, launch_env=launch_env, notebook=notebook)
     try:
         # Attach before start, so there is no moment when the container runs unwatched.
-        kernel.stdin = containers.attach_stdin(kernel.id)
+        kernel.stdin = containers.attach(kernel.id, output=True)
+        kernel.follow_output()
         containers.start(kernel.id)
     except BaseException:
         kernel.close()
@@ -205,8 +249,26 @@ def create(options: KernelOptions, *, connection_file: Path, cwd: Path, kernel_i
     labels = {**base_labels("kernel"), LABEL_KERNEL_ID: kernel_id, LABEL_OWNER: owner()}
     if notebook:
         labels[LABEL_NOTEBOOK] = notebook
+    try:
+        container_id = _create(options, connection_file=mounted, cwd=cwd, labels=labels, ports=ports,
+                               host_config=host_config, kernel_id=kernel_id, spec_env=spec_env,
+                               launch_env=launch_env)
+    except EngineError as exc:
+        if private_dir is not None:
+            shutil.rmtree(private_dir, ignore_errors=True)
+        if "not found" in exc.message or "No such image" in exc.message:
+            raise KernelError(f"the kernel's image {options.image} is not on this engine",
+                              "build it ('envkit build NOTEBOOK') or pull it, then start the kernel again, "
+                              "or reinstall the kernelspec ('envkit kernel install NOTEBOOK')") from exc
+        raise
+    return ContainerKernel(id=container_id, kernel_id=kernel_id, private_dir=private_dir)
+
+
+def _create(options: KernelOptions, *, connection_file: Path, cwd: Path, labels: dict[str, str],
+            ports: list[int] | None, host_config: dict[str, Any], kernel_id: str,
+            spec_env: dict[str, str] | None, launch_env: dict[str, str] | None) -> str:
     kernel_argv = [options.python, "-m", "ipykernel_launcher", "-f", CONTAINER_CONNECTION_FILE]
-    container_id = containers.create(
+    return containers.create(
         options.image, watchdog.command(options.python, kernel_argv), labels=labels,
         name=f"envkit-kernel-{kernel_id[:8]}-{secrets.token_hex(3)}",
         user=f"{os.getuid()}:{os.getgid()}" if hasattr(os, "getuid") else None,
@@ -214,4 +276,3 @@ def create(options: KernelOptions, *, connection_file: Path, cwd: Path, kernel_i
         working_dir=str(cwd) if cwd != Path("/") else options.home, stdin_open=True,
         host_config=host_config, ports=ports,
     )
-    return ContainerKernel(id=container_id, kernel_id=kernel_id, private_dir=private_dir)

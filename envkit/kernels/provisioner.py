@@ -77,7 +77,12 @@ class ContainerProvisioner(LocalProvisioner):  # type: ignore[misc]
     async def poll(self) -> int | None:
         if self.container is None:
             return 0
-        return await asyncio.to_thread(self.container.poll)
+        known = self.container.exit_code
+        code = await asyncio.to_thread(self.container.poll)
+        if code is not None and known is None and not self.container.killed:
+            # What a local kernel would have printed on the server's terminal.
+            self.log.warning("envkit kernel %s: %s", self.kernel_id, self.container.describe_exit())
+        return code
 
     async def wait(self) -> int | None:
         if self.container is None:

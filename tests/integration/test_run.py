@@ -53,3 +53,15 @@ def test_execute_cell_returns_outputs_in_the_folder(engine, kernel_image, tmp_pa
     assert outputs[1]["data"]["text/html"] == "<b>x</b>"
     assert outputs[2]["ename"] == "ZeroDivisionError"
     assert not kernel_containers(engine)
+
+
+def test_kernel_that_cannot_start_is_explained(engine, base_image, tmp_path):
+    from envkit.errors import KernelError
+    from envkit.run import run_notebook
+
+    nb = shutil.copy(DATA / "reproduces.ipynb", tmp_path)
+    # The base image has no `python` (only python3) and no ipykernel: the kernel cannot start.
+    with pytest.raises(KernelError, match="did not start") as info:
+        run_notebook(nb, image=base_image)
+    assert "exec python failed" in str(info.value)
+    assert not kernel_containers(engine)

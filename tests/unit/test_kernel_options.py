@@ -1,0 +1,73 @@
+"""Kernel options, kernelspec content and the container's environment: pure logic."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from envkit.commands import build_parser
+from envkit.errors import KernelError
+from envkit.kernels.container import container_env
+from envkit.kernels.kernelspec import PROVISIONER, kernel_name, spec_dict
+from envkit.kernels.options import KernelOptions
+from envkit.kernels.watchdog import SOURCE, command
+
+
+def test_limits_and_gpus_become_create_kwargs():
+    opts = KernelOptions(image="img", mem_limit="2g", cpus=1.5, gpus="all")
+    hc = opts.host_config()
+    assert hc["mem_limit"] == "2g" and hc["nano_cpus"] == 1_500_000_000
+    [req] = hc["device_requests"]
+    assert req["Count"] == -1 and req["Capabilities"] == [["gpu"]]
+    assert KernelOptions(image="img", gpus=2).host_config()["device_requests"][0]["Count"] == 2
+    ids = KernelOptions(image="img", gpus="0,2").host_config()["device_requests"][0]["DeviceIDs"]
+    assert ids == ["0", "2"]
+    assert KernelOptions(image="img").host_config() == {}
+
+
+def test_config_round_trip_and_unknown_keys():
+    opts = KernelOptions(image="img", cpus=2, cap_add=("SYS_PTRACE",), network="bridge")
+    assert KernelOptions.from_config(json.loads(json.dumps(opts.to_config()))) == opts
+    assert KernelOptions(image="img").to_config() == {"image": "img"}
+    with pytest.raises(KernelError, match="unknown envkit kernel option"):
+        KernelOptions.from_config({"image": "img", "memory": "1g"})
+    with pytest.raises(KernelError, match="no image"):
+        KernelOptions(image="")
+    with pytest.raises(KernelError, match="network"):
+        KernelOptions(image="img", network="overlay")
+
+
+def test_kernelspec_has_provisioner_and_argv_forms():
+    opts = KernelOptions(image="envkit/analysis:abc", mem_limit="1g")
+    spec = spec_dict(opts, display_name="Python 3.11 (envkit: analysis)")
+    prov = spec["metadata"]["kernel_provisioner"]
+    assert prov == {"provisioner_name": PROVISIONER, "config": {"image": "envkit/analysis:abc", "mem_limit": "1g"}}
+    argv = spec["argv"]
+    assert argv[1:3] == ["-m", "envkit.kernels.launcher"] and argv[-1] == "{connection_file}"
+    assert json.loads(argv[argv.index("--config") + 1]) == prov["config"]
+    assert "kernel_provisioner" not in spec_dict(opts, display_name="x", argv_only=True)["metadata"]
+    assert kernel_name("My Analysis (v2)") == "envkit-my-analysis-v2"
+    assert kernel_name("envkit-x") == "envkit-x"
+
+
+def test_container_env_is_the_kernelspecs_not_the_servers():
+    env = container_env({"A": "1", "JPY_PARENT_PID": "9"},
+                        {"JPY_PARENT_PID": "9", "SECRET": "s", "JPY_SESSION_NAME": "/w/a.ipynb"}, "/home/envkit")
+    assert env["A"] == "1" and env["JPY_SESSION_NAME"] == "/w/a.ipynb"
+    assert "JPY_PARENT_PID" not in env and "SECRET" not in env
+    assert env["HOME"] == "/home/envkit" and env["USER"]
+
+
+def test_watchdog_wraps_the_kernel_and_compiles():
+    argv = command("python", ["python", "-m", "ipykernel_launcher", "-f", "/c.json"])
+    assert argv[:4] == ["python", "-I", "-S", "-c"] and argv[5:] == ["python", "-m", "ipykernel_launcher", "-f", "/c.json"]
+    compile(SOURCE, "<watchdog>", "exec")
+
+
+def test_kernel_command_arguments():
+    args = build_parser().parse_args(["kernel", "install", "a.ipynb", "--cpus", "2", "--gpus", "all", "--argv-only"])
+    assert (args.action, args.target, args.cpus, args.gpus, args.argv_only) == ("install", "a.ipynb", 2.0, "all", True)
+    assert build_parser().parse_args(["kernel", "remove", "envkit-a"]).name == "envkit-a"
+    run = build_parser().parse_args(["run", "a.ipynb", "-o", "out.ipynb", "--verify"])
+    assert (run.output, run.verify) == ("out.ipynb", True)
