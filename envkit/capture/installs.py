@@ -38,7 +38,7 @@ _CONDA_SPEC = re.compile(r"^(?P<name>[A-Za-z0-9_.\-]+)(?P<op>[=<>!~]+)?(?P<ver>[
 class InstallLine:
     """What one install command asks for: PEP 508 strings, plus notes on what was not a package."""
 
-    tool: str  # "pip" | "uv" | "conda"
+    tool: str  # "pip" | "uv" | "conda" | "apt" (requirements are then Debian package names)
     requirements: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
 
@@ -97,6 +97,11 @@ def parse_shell_line(line: str) -> list[InstallLine]:
             found.append(_parse_args("uv", cmd[2:]))
         elif tool in {"conda", "mamba", "micromamba"} and len(cmd) > 1 and cmd[1] == "install":
             found.append(_parse_args("conda", cmd[2:]))
+        elif tool in {"apt-get", "apt"} and "install" in cmd[1:]:
+            # Debian packages the notebook installs itself: system packages of the image
+            args = cmd[cmd.index("install") + 1:]
+            names = tuple(a.split("=")[0] for a in args if re.fullmatch(r"[a-z0-9][a-z0-9+.\-]*(=\S+)?", a))
+            found.append(InstallLine(tool="apt", requirements=names))
     return found
 
 

@@ -10,7 +10,9 @@ files are returned so the caller can count their imports.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 _MAX_PACKAGE_FILES = 200  # a vendored library beside a notebook should not stall the scan
@@ -72,17 +74,31 @@ class LocalModules:
         return out
 
 
+@lru_cache(maxsize=4096)
+def _listing(folder: Path) -> frozenset[str]:
+    """Names in ``folder`` (read once per scan: many notebooks share a folder)."""
+    try:
+        return frozenset(os.listdir(folder))
+    except OSError:
+        return frozenset()
+
+
+def forget_listings() -> None:
+    """Drop cached folder listings (each capture reads folders afresh)."""
+    _listing.cache_clear()
+
+
 def _module_at(folder: Path, top: str, *, namespace: bool) -> Path | None:
     """The file or package folder of module ``top`` in ``folder``, or None."""
-    candidate = folder / f"{top}.py"
-    if candidate.is_file():
-        return candidate
+    names = _listing(folder)
+    if f"{top}.py" in names and (folder / f"{top}.py").is_file():
+        return folder / f"{top}.py"
     package = folder / top
-    if (package / "__init__.py").is_file():
+    if top in names and (package / "__init__.py").is_file():
         return package
-    if any(folder.glob(f"{top}.*.so")) or any(folder.glob(f"{top}.*.pyd")):
+    if any(n.startswith(f"{top}.") and n.endswith((".so", ".pyd")) for n in names):
         return folder / f"{top}.so"
-    if namespace and package.is_dir() and any(package.glob("*.py")):
+    if namespace and top in names and package.is_dir() and any(n.endswith(".py") for n in _listing(package)):
         return package
     return None
 

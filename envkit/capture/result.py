@@ -112,7 +112,8 @@ def assemble(scan: Scan, *, mapper: Mapper | None = None) -> CaptureResult:
     spec = EnvSpec(
         python=python,
         requirements=tuple(requirements),
-        system_packages=tuple(system_packages_for([r.name for r in requirements if not r.optional])),
+        system_packages=(*system_packages_for([r.name for r in requirements if not r.optional]),
+                         *scan.system_packages),
         unresolved=tuple(Unresolved(module=k, reason=reason, sources=_dedupe(srcs))
                          for k, (reason, srcs) in unresolved.items()),
     )

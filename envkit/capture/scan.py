@@ -14,7 +14,7 @@ from pathlib import Path
 from ..events import Note, Progress, emit
 from ..notebook import Notebook, read_notebook
 from ..spec import Source
-from .local import LocalModules
+from .local import LocalModules, forget_listings
 from .mapping import is_stdlib, load_rules
 from .pep723 import read_script_block
 from .static import Findings, scan_cell
@@ -58,8 +58,12 @@ class Scan:
     notes: list[str] = field(default_factory=list)
     pythons: list[str] = field(default_factory=list)
     requires_python: list[str] = field(default_factory=list)
+    system_packages: list[str] = field(default_factory=list)  # from apt-get install lines
     followed: set[Path] = field(default_factory=set)
     notebooks: list[Path] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        forget_listings()  # folders may have changed since the last capture in this process
 
     def notebook(self, nb: Notebook) -> None:
         """Scan every code cell of ``nb``, following local modules and ``%run`` targets."""
@@ -138,6 +142,9 @@ class Scan:
                 self.needs.append(Need(kind="import", value=value, source=src("import", use.line),
                                        optional=use.optional))
         for parsed, line in found.installs:
+            if parsed.tool == "apt":
+                self.system_packages.extend(parsed.requirements)
+                continue
             for req in parsed.requirements:
                 self.needs.append(Need(kind="install", value=req, source=src("install", line)))
             self.notes.extend(f"{_where(label, cell, file)}: {note}" for note in parsed.notes)
@@ -153,7 +160,10 @@ class Scan:
         for target, line in found.runs:
             self._run(target, line, base, cell, label, file)
         for name, line in found.magics:
-            for module in {"matplotlib": ["matplotlib"], "pylab": ["matplotlib", "numpy"]}.get(name, []):
+            modules = {"matplotlib": ["matplotlib"], "pylab": ["matplotlib", "numpy"]}.get(name, [])
+            if name == "matplotlib" and line.split()[1:2] in (["widget"], ["ipympl"]):
+                modules = ["matplotlib", "ipympl"]  # the widget backend is the ipympl distribution
+            for module in modules:
                 self.needs.append(Need(kind="magic", value=module, source=src("magic", line)))
 
     def _load_ext(self, module: str, line: str, local: LocalModules, base: Path, cell: int, label: str,
@@ -232,12 +242,15 @@ class Scan:
 
 def _ipython_extension(module: str) -> bool:
     """True for extensions IPython ships itself (``autoreload``, ``storemagic``)."""
-    if "." in module:
+    if "." in module or not module.isidentifier():
         return False
-    try:
-        return importlib.util.find_spec(f"IPython.extensions.{module}") is not None
+    try:  # find IPython without importing it (that alone costs ~0.2 s)
+        spec = importlib.util.find_spec("IPython")
     except (ImportError, ValueError):
         return False
+    if spec is None or not spec.origin:
+        return False
+    return (Path(spec.origin).parent / "extensions" / f"{module}.py").is_file()
 
 
 def _parents(folder: Path, root: Path | None) -> list[Path]:

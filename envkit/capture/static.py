@@ -11,6 +11,7 @@ are read for install lines; ``%%writefile x.py`` records a module the notebook w
 from __future__ import annotations
 
 import ast
+import re
 import shlex
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -23,6 +24,8 @@ PYTHON_CELL_MAGICS = {"time", "timeit", "capture", "prun", "debug", "memit", "mp
 SHELL_CELL_MAGICS = {"bash", "sh", "script", "system", "sx"}
 # Line magics whose argument is a Python statement.
 PYTHON_LINE_MAGICS = {"time", "timeit", "prun", "memit", "mprun", "lprun", "debug", "px"}
+# A cell without any of these can hold no import, magic call or sys.path change.
+_INTERESTING = re.compile(r"import|get_ipython|path\s*\.\s*(append|insert)")
 _IMPORT_ERRORS = {"ImportError", "ModuleNotFoundError", "Exception", "BaseException"}
 
 
@@ -73,15 +76,25 @@ def transform(source: str) -> str:
 
 def scan_cell(source: str, *, ipython: bool = True) -> Findings:
     """Read one cell (``ipython=True``) or one ``.py`` script; a syntax error is reported, not raised."""
-    code = transform(source) if ipython else source
+    code = source
     try:
-        tree = ast.parse(code)
+        # Plain Python parses as it is; only cells with magics, ``!`` or ``?`` need IPython's
+        # transforms, which cost ten times the parse.
+        try:
+            tree = ast.parse(code)
+        except (SyntaxError, ValueError):
+            if not ipython:
+                raise
+            code = transform(source)
+            tree = ast.parse(code)
     except (SyntaxError, ValueError) as exc:
         found = Findings()
         lineno = getattr(exc, "lineno", None)
         found.error = f"not valid Python ({getattr(exc, 'msg', str(exc))}" + (f", line {lineno})" if lineno else ")")
         found.imports = _salvage_imports(code)
         return found
+    if not _INTERESTING.search(code):  # nothing to find: skip the walk, the bulk of the time
+        return Findings()
     walker = _Walker(code)
     walker.visit(tree)
     return walker.found
@@ -137,6 +150,10 @@ class _Walker(ast.NodeVisitor):
         self.lines = code.splitlines()
         self.found = Findings()
         self.optional = 0
+
+    def visit_Constant(self, node: ast.Constant) -> None:
+        # Leaves: skip NodeVisitor's slow compatibility shim for the old Num/Str visitors.
+        return
 
     # --- imports -------------------------------------------------------------------------
     def visit_Import(self, node: ast.Import) -> None:

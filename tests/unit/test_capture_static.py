@@ -155,3 +155,15 @@ def test_scan_cell_reads_cell_magics_and_shell_bodies() -> None:
     assert [i.module for i in found.imports] == ["lightgbm"]
     found = scan_cell("%timeit -n 10 import math\n%sql SELECT 1\n")
     assert [i.module for i in found.imports] == ["math"]
+
+
+def test_apt_lines_and_widget_backend_become_system_packages_and_ipympl(tmp_path: Path) -> None:
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    nbformat.write(new_notebook(cells=[
+        new_code_cell("!sudo apt-get install -y graphviz libpq5=15.1 > /dev/null\n%matplotlib widget")]),
+        tmp_path / "a.ipynb")
+    result = capture_notebook(tmp_path / "a.ipynb", mapper=Mapper(installed=False))
+    assert result.spec.system_packages == ("graphviz", "libpq5")
+    assert names(result) == {"matplotlib", "ipympl"}
