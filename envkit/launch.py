@@ -118,10 +118,8 @@ def lab_dockerfile(env_image: str, user: str) -> tuple[str, dict[str, str]]:
     return text, labels
 
 
-def ensure_lab_image(env_image: str, *, options: BuildOptions | None = None,
-                     progress: Progress | None = None) -> str:
-    """The JupyterLab image on top of ``env_image``: reused by content tag, else built."""
-    from .build import BuildOptions, build_dockerfile
+def lab_image_plan(env_image: str) -> tuple[str, dict[str, str], str]:
+    """Dockerfile, labels and content tag of the JupyterLab layer for ``env_image``."""
     from .engine import registry
 
     env = registry.inspect(env_image)
@@ -130,7 +128,16 @@ def ensure_lab_image(env_image: str, *, options: BuildOptions | None = None,
                           "build it: envkit build NOTEBOOK")
     user = str((_image_config(env.id).get("User")) or "envkit")
     text, labels = lab_dockerfile(env.id, user)
-    tag = f"{LAB_REPOSITORY}:{hashlib.sha256(text.encode()).hexdigest()[:16]}"
+    return text, labels, f"{LAB_REPOSITORY}:{hashlib.sha256(text.encode()).hexdigest()[:16]}"
+
+
+def ensure_lab_image(env_image: str, *, options: BuildOptions | None = None,
+                     progress: Progress | None = None) -> str:
+    """The JupyterLab image on top of ``env_image``: reused by content tag, else built."""
+    from .build import BuildOptions, build_dockerfile
+    from .engine import registry
+
+    text, labels, tag = lab_image_plan(env_image)
     found = registry.inspect(tag)
     if found is not None:
         emit(progress, Note(text=f"reusing the JupyterLab image {tag}"))
@@ -270,5 +277,5 @@ def start_lab(path: str | os.PathLike[str], *, copy: bool = False, port: int | N
     return server
 
 
-__all__ = ["LabServer", "ensure_lab_image", "free_port", "is_loopback", "lab_dockerfile", "redact",
-           "start_lab"]
+__all__ = ["LabServer", "ensure_lab_image", "free_port", "is_loopback", "lab_dockerfile", "lab_image_plan",
+           "redact", "start_lab"]
