@@ -1,6 +1,6 @@
 """Launch time: from ``envkit launch NB --no-browser`` to the first 200 of the notebook page.
 
-    python benchmarks/launch.py [NOTEBOOK] [--runs 3] [--no-docs] [--keep]
+    python benchmarks/launch.py [NOTEBOOK] [--runs 3] [--base-image IMAGE] [--no-docs]
 
 The environment image is built first and not timed (the figure is "image already built", as
 mybinder.org's launch times for built images are). The first launch may add the JupyterLab
@@ -82,10 +82,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebook", nargs="?", default=str(DEFAULT_NOTEBOOK))
     parser.add_argument("--runs", type=int, default=3, help="launches after the first (default 3)")
+    parser.add_argument("--base-image", default="",
+                        help="build the environment FROM this image (default python:X.Y-slim; offline: "
+                             "envkit-test-base:bookworm)")
     parser.add_argument("--no-docs", action="store_true", help="print only; leave docs/share.md alone")
     args = parser.parse_args()
 
-    from envkit.build import ensure_image
+    from envkit.build import BuildOptions, ensure_image
     from envkit.engine.registry import inspect
     from envkit.launch import lab_image_plan
 
@@ -95,7 +98,7 @@ def main() -> int:
         shutil.copytree(src.parent, work / src.parent.name, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
         notebook = work / src.parent.name / src.name
         t0 = time.perf_counter()
-        record = ensure_image(notebook)
+        record = ensure_image(notebook, options=BuildOptions(base_image=args.base_image))
         build_s = time.perf_counter() - t0
         layer_cached = inspect(lab_image_plan(record.id)[2]) is not None
         first, _ = launch_once(notebook)
