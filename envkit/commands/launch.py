@@ -16,16 +16,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="bake the notebook's folder into the image instead of mounting it")
     p.add_argument("--no-browser", action="store_true", help="print the URL instead of opening a browser")
     p.add_argument("--port", type=int, default=None, help="host port (default: a free one)")
+    p.add_argument("--base-image", default="",
+                   help="when the environment image must be built: build FROM this image (see 'envkit build')")
     p.add_argument("--ip", default="127.0.0.1",
                    help="host address to listen on (default 127.0.0.1; anything else is reachable from other machines)")
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:
+    from ..build import BuildOptions
     from ..launch import start_lab
 
     path = notebook_path(args, ui)
+    options = BuildOptions(base_image=args.base_image)
     with ui.progress(f"launch {path.name}") as progress:
-        server = start_lab(path, copy=args.copy, port=args.port, ip=args.ip, progress=progress)
+        server = start_lab(path, copy=args.copy, port=args.port, ip=args.ip, options=options, progress=progress)
     if ui.interactive_notebook:
         # In a notebook the server keeps running; the link and how to stop it are shown.
         ui.message(f"JupyterLab: {server.url}")

@@ -22,9 +22,10 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     try:
         with ui.progress(f"pull {path.name}") as progress:
             result = pull_notebook(path, progress=progress)
-    except RegistryError as exc:
-        ui.offer("Rebuild from the lock", lambda: _rebuild(path, ui), hint=f"to rebuild: envkit build {path}")
-        raise exc
+    except RegistryError:
+        if ui.interactive_notebook:  # a button in a notebook; the error's hint says it in a terminal
+            ui.offer("Rebuild from the lock", lambda: _rebuild(path, ui), hint=f"to rebuild: envkit build {path}")
+        raise
     ui.message(f"{path.name}: image {result.image_id[:19]} matches spec {result.spec_digest[:19]}")
     return 0
 
