@@ -31,8 +31,12 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     with ui.progress(f"launch {path.name}") as progress:
         server = start_lab(path, copy=args.copy, port=args.port, ip=args.ip, options=options, progress=progress)
     if ui.interactive_notebook:
-        # In a notebook the server keeps running; the link and how to stop it are shown.
-        ui.message(f"JupyterLab: {server.url}")
+        # In a notebook the server keeps running. The token goes into the cell's output (which
+        # is saved with the notebook) only when asked for with --no-browser.
+        if args.no_browser or not _open_browser(server.url):
+            ui.message(f"JupyterLab: {server.url}")
+        else:
+            ui.message(f"opened {server.base_url} in your browser")
         ui.message(f"stop it with: docker rm -f {server.container_id[:12]}")
         return 0
     try:
