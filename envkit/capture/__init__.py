@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ..errors import NotebookError
-from ..events import Progress, Step, emit
+from ..events import Note, Progress, Step, emit
 from ..notebook import Notebook, read_notebook
 from .mapping import Mapper
 from .result import CaptureResult, assemble
@@ -56,7 +56,19 @@ def capture_paths(paths: Iterable[str | os.PathLike[str]], *, mapper: Mapper | N
     folders = [Path(p) for p in paths if Path(p).is_dir()]
     root = folders[0] if len(folders) == 1 and len(paths) == 1 else None
     scan = Scan(root=root, progress=progress)
+    failed: list[NotebookError] = []
     for n, path in enumerate(notebooks, start=1):
         emit(progress, Step(n=n, total=len(notebooks), text=f"reading {path}"))
-        scan.notebook(read_notebook(path))
+        try:
+            scan.notebook(read_notebook(path))
+        except NotebookError as exc:
+            if len(notebooks) == 1:
+                raise
+            # One damaged notebook in a project scan is reported, not the end of the scan.
+            failed.append(exc)
+            scan.skipped.append(SkippedCell(notebook=str(path), cell=None, reason=exc.message))
+            emit(progress, Note(text=exc.message, level="warning"))
+    if failed and len(failed) == len(notebooks):
+        raise NotebookError(f"none of the {len(notebooks)} notebooks could be read; first: {failed[0].message}",
+                            failed[0].hint)
     return assemble(scan, mapper=mapper)

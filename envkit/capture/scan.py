@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..errors import NotebookError
 from ..events import Note, Progress, emit
 from ..notebook import Notebook, read_notebook
 from ..spec import Source
@@ -72,6 +73,14 @@ class Scan:
             return
         self.followed.add(path)
         self.notebooks.append(nb.path)
+        try:
+            self._notebook(nb, path)
+        except (AttributeError, TypeError, KeyError) as exc:  # cells or metadata of the wrong shape
+            raise NotebookError(f"{nb.path}: the notebook's structure is damaged ({type(exc).__name__}: {exc})",
+                                "open and save it in Jupyter, or check it with 'jupyter nbconvert --to notebook'"
+                                ) from exc
+
+    def _notebook(self, nb: Notebook, path: Path) -> None:
         if nb.kernel_language() not in {"python", "python3", "ipython", "python2"}:
             self.notes.append(f"{nb.path}: kernel language is {nb.kernel_language()!r}, not Python; skipped")
             return
@@ -270,8 +279,9 @@ def _parents(folder: Path, root: Path | None) -> list[Path]:
         if stop is None and (here / ".git").exists():
             break
     if stop is None and not any((p / ".git").exists() for p in [folder, *out]):
-        return []  # no project root known: only the notebook's own folder counts
-    return out
+        out = []  # no project root known: only the notebook's own folder counts
+    # A project's own package in a src/ layout (installed with 'pip install -e .') is local too.
+    return out + [p / "src" for p in [folder, *out] if (p / "src").is_dir()]
 
 
 def _relative(path: Path, root: Path | None) -> str:

@@ -93,10 +93,18 @@ def scan_cell(source: str, *, ipython: bool = True) -> Findings:
         found.error = f"not valid Python ({getattr(exc, 'msg', str(exc))}" + (f", line {lineno})" if lineno else ")")
         found.imports = _salvage_imports(code)
         return found
+    except (RecursionError, MemoryError):
+        found = Findings()
+        found.error = "too deeply nested to parse"
+        found.imports = _salvage_imports(code)
+        return found
     if not _INTERESTING.search(code):  # nothing to find: skip the walk, the bulk of the time
         return Findings()
     walker = _Walker(code)
-    walker.visit(tree)
+    try:
+        walker.visit(tree)
+    except RecursionError:
+        walker.found.error = "too deeply nested to read"
     return walker.found
 
 
@@ -109,7 +117,7 @@ def _salvage_imports(code: str) -> list[ImportUse]:
             continue
         try:
             tree = ast.parse(text)
-        except (SyntaxError, ValueError):
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
             continue
         walker = _Walker(text)
         walker.visit(tree)

@@ -123,3 +123,18 @@ def test_fifty_megabyte_notebook(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert [r["name"] for r in json.loads(proc.stdout)["requirements"]] == ["pandas"]
     assert (path.stat().st_size, path.stat().st_mtime_ns) == before
+
+
+def test_damaged_structure_alone_fails_in_a_folder_is_skipped(tmp_path: Path) -> None:
+    bad = tmp_path / "damaged.ipynb"
+    bad.write_text(json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": ["not a cell"]}))
+    nbformat.write(new_notebook(cells=[new_code_cell("import numpy"), new_code_cell("x = " + "(" * 300 + ")" * 300)]),
+                   tmp_path / "good.ipynb")
+    before = bad.read_bytes()
+    assert_refused(envkit("capture", bad), bad, "structure is damaged")
+    proc = envkit("capture", "--json", tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert [r["name"] for r in data["requirements"]] == ["numpy"]
+    assert any(str(bad) in s["notebook"] and s["cell"] is None for s in data["skipped_cells"])
+    assert bad.read_bytes() == before

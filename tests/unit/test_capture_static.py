@@ -167,3 +167,18 @@ def test_apt_lines_and_widget_backend_become_system_packages_and_ipympl(tmp_path
     result = capture_notebook(tmp_path / "a.ipynb", mapper=Mapper(installed=False))
     assert result.spec.system_packages == ("graphviz", "libpq5")
     assert names(result) == {"matplotlib", "ipympl"}
+
+
+def test_project_package_in_parent_or_src_layout_is_local(tmp_path: Path) -> None:
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    (tmp_path / "src" / "myproj").mkdir(parents=True)
+    (tmp_path / "src" / "myproj" / "__init__.py").write_text("import attr\n")
+    (tmp_path / "shared_helpers.py").write_text("import toolz\n")
+    (tmp_path / "notebooks").mkdir()
+    nbformat.write(new_notebook(cells=[new_code_cell(
+        "import sys\nsys.path.append('..')\nimport myproj\nimport shared_helpers")]), tmp_path / "notebooks" / "a.ipynb")
+    result = capture_paths([tmp_path], mapper=Mapper(installed=False))
+    assert set(result.local_modules) == {"myproj", "shared_helpers"}
+    assert names(result) == {"attrs", "toolz"}
