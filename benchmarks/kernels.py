@@ -175,45 +175,67 @@ def write_docs(text: str) -> None:
     DOCS.write_text(f"{head}{START}\n{text}{END}{tail}")
 
 
+def image_note(image: str) -> str:
+    """How many of the image venv's modules are precompiled (start-up cost depends on it)."""
+    out = subprocess.run(["docker", "run", "--rm", "--entrypoint", "sh", image, "-c",
+                          "find /opt/envkit/venv -name '*.py' | wc -l; find /opt/envkit/venv -name '*.pyc' | wc -l"],
+                         capture_output=True, text=True)
+    try:
+        py, pyc = (int(x) for x in out.stdout.split())
+    except ValueError:
+        return ""
+    return f"{pyc} .pyc for {py} .py files in its venv"
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--image", help="image with ipykernel in /opt/envkit/venv (default: the test stand-in)")
+    p.add_argument("--image", action="append", default=[],
+                   help="image with ipykernel in /opt/envkit/venv; repeat to compare images "
+                        "(default: the test stand-in); dockernel and the 20-kernel run use the first")
     p.add_argument("--runs", type=int, default=7)
     p.add_argument("--many", type=int, default=20)
     p.add_argument("--no-docs", action="store_true", help="print only; leave docs/kernels.md alone")
     args = p.parse_args()
-    image = args.image
-    if not image:
+    images = args.image
+    if not images:
         from support.kernels import build_standin
         from support.system import ensure_base_image
 
-        image = build_standin(ensure_base_image())
-    print(f"image {image}; {os.cpu_count()} CPUs; {platform.platform()}", flush=True)
+        images = [build_standin(ensure_base_image())]
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    print(f"images {', '.join(images)}; {os.cpu_count()} CPUs; load {load:.1f}; {platform.platform()}", flush=True)
     local = median_start("local", local_km, args.runs, rtt=True)
-    envkit = median_start("envkit", lambda: kernel_manager(KernelOptions(image=image), asynchronous=False),
-                          args.runs, rtt=True)
-    dimage = dockernel_image(image)
+    rows = []
+    for image in images:
+        envkit = median_start("envkit", lambda image=image: kernel_manager(KernelOptions(image=image),
+                                                                          asynchronous=False),
+                              args.runs, rtt=True)
+        note = image_note(image)
+        rows.append(
+            f"| envkit container, `{image}`{f' ({note})' if note else ''} | {envkit['start']:.3f} s "
+            f"({envkit['start'] / local['start']:.2f}× local) | {envkit['rtt'] * 1000:.2f} ms "
+            f"({envkit['rtt'] / local['rtt']:.2f}× local) |\n")
+        if image == images[0]:
+            first = envkit
+    dimage = dockernel_image(images[0])
     try:
         docker_k = median_start("dockernel", dockernel_km(dimage), args.runs,
                                 after=lambda: remove_leftovers(dimage))
     finally:
         remove_leftovers(dimage)
-    crowd = many(image, args.many)
-    ratio = envkit["start"] / local["start"]
-    speedup = docker_k["start"] / envkit["start"]
-    rtt = envkit["rtt"] / local["rtt"]
+    crowd = many(images[0], args.many)
+    speedup = docker_k["start"] / first["start"]
     text = (
-        f"Measured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} CPUs ({platform.machine()}), image "
-        f"`{image}`, median of {args.runs} starts each (`python benchmarks/kernels.py`).\n\n"
+        f"Measured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} CPUs ({platform.machine()}, load average "
+        f"{load:.1f} at the start), median of {args.runs} starts each (`python benchmarks/kernels.py`).\n\n"
         "| kernel | start → first `kernel_info` reply | `execute_request` round-trip |\n"
         "|---|---|---|\n"
         f"| local ipykernel | {local['start']:.3f} s | {local['rtt'] * 1000:.2f} ms |\n"
-        f"| envkit container | {envkit['start']:.3f} s ({ratio:.2f}× local) | "
-        f"{envkit['rtt'] * 1000:.2f} ms ({rtt:.2f}× local) |\n"
-        f"| dockernel 1.0 (same image) | {docker_k['start']:.3f} s (envkit {speedup:.1f}× faster) | – |\n\n"
-        f"{crowd['n']} container kernels started at once: {crowd['answered']}/{crowd['n']} answered, "
-        f"all within {crowd['wall']:.1f} s (slowest start {crowd['slowest']:.1f} s); memory per kernel "
-        f"(container, median) {crowd['mem']:.0f} MiB.\n"
+        + "".join(rows) +
+        f"| dockernel 1.0 on `{images[0]}` | {docker_k['start']:.3f} s (envkit {speedup:.1f}× faster) | – |\n\n"
+        f"{crowd['n']} container kernels of `{images[0]}` started at once: {crowd['answered']}/{crowd['n']} "
+        f"answered, all within {crowd['wall']:.1f} s (slowest start {crowd['slowest']:.1f} s); memory per "
+        f"kernel (container, median) {crowd['mem']:.0f} MiB.\n"
     )
     print()
     print(text)

@@ -129,6 +129,20 @@ def remove(container_id: str) -> None:
                 raise
 
 
+def run(image: str, command: list[str], *, labels: dict[str, str], timeout: float = 120) -> tuple[int, str]:
+    """Run a short command in a new container; its exit status and stdout. Always removed."""
+    container_id = create(image, command, labels=labels, host_config={"network_mode": "none"})
+    client = api()
+    try:
+        with translated(f"running {command[0]} in {image}"):
+            client.start(container_id)
+            status = client.wait(container_id, timeout=timeout).get("StatusCode", 1)
+            out = client.logs(container_id, stdout=True, stderr=False).decode(errors="replace")
+        return int(status), out
+    finally:
+        remove(container_id)
+
+
 def find(labels: dict[str, str | None]) -> list[ContainerState]:
     """Containers (running or stopped) carrying ``labels`` (a None value matches any value)."""
     filters = [k if v is None else f"{k}={v}" for k, v in labels.items()]
@@ -141,4 +155,4 @@ def find(labels: dict[str, str | None]) -> list[ContainerState]:
     ]
 
 
-__all__ = ["ContainerState", "attach", "create", "find", "frames", "inspect", "kill", "remove", "start"]
+__all__ = ["ContainerState", "attach", "create", "find", "frames", "inspect", "kill", "remove", "run", "start"]

@@ -225,21 +225,28 @@ def create(options: KernelOptions, *, connection_file: Path, cwd: Path, kernel_i
     private_dir = None
     host_config: dict[str, Any] = {}
     ports: list[int] | None = None
-    mounted = connection_file
-    if host_networking(options):
+    mounted, mode = connection_file, "ro"
+    host_net = host_networking(options)
+    if host_net:
         host_config["network_mode"] = "host"
     else:
-        # Inside its own network namespace the kernel must listen on all of *its* interfaces;
-        # the engine publishes each port on the host's loopback only.
+        ports = [int(info[k]) for k in PORT_KEYS]
+        host_config["port_bindings"] = {p: ("127.0.0.1", p) for p in ports}
+    curve = "curve_secretkey" in info
+    if not host_net or curve:
+        # A private copy: inside its own network namespace the kernel must listen on all of
+        # *its* interfaces (the engine publishes each port on the host's loopback only); and
+        # ipykernel 7 rewrites a connection file that holds CurveZMQ keys (its in-memory keys
+        # compare unequal to the file's), so that copy must be writable. The host's file is
+        # never mounted writable.
         private_dir = Path(tempfile.mkdtemp(prefix="envkit-kernel-"))
         mounted = private_dir / "kernel.json"
         fd = os.open(mounted, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:
-            json.dump(dict(info, ip="0.0.0.0"), f)
-        ports = [int(info[k]) for k in PORT_KEYS]
-        host_config["port_bindings"] = {p: ("127.0.0.1", p) for p in ports}
+            json.dump(info if host_net else dict(info, ip="0.0.0.0"), f)
+        mode = "rw" if curve else "ro"
     cwd = Path(cwd).resolve()
-    binds = {str(mounted): {"bind": CONTAINER_CONNECTION_FILE, "mode": "ro"}}
+    binds = {str(mounted): {"bind": CONTAINER_CONNECTION_FILE, "mode": mode}}
     if cwd != Path("/"):
         binds[str(cwd)] = {"bind": str(cwd), "mode": "rw"}
     host_config.update(

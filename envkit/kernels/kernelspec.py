@@ -42,9 +42,40 @@ def kernel_name(label: str) -> str:
     return (slug if slug.startswith("envkit-") else f"envkit-{slug}")[:64]
 
 
+# Asks the image's ipykernel what its own kernelspec declares (protocol version, CurveZMQ).
+_PROBE = ("import json\ntry:\n    from ipykernel.kernelspec import get_kernel_dict\n"
+          "    d = get_kernel_dict()\nexcept Exception:\n    d = {}\n"
+          "print(json.dumps({'metadata': d.get('metadata', {}), "
+          "'kernel_protocol_version': d.get('kernel_protocol_version')}))")
+
+
+def probe_image(options: KernelOptions) -> dict[str, Any]:
+    """What the image's ipykernel declares about itself: ``supported_encryption``, protocol version.
+
+    jupyter_client only provisions CurveZMQ keys for kernels whose spec declares ``curve``, and
+    an ipykernel without it would ignore them, so this is read from the image, not assumed.
+    """
+    from ..engine import base_labels, containers
+
+    status, out = containers.run(options.image, [options.python, "-c", _PROBE], labels=base_labels("kernel-probe"))
+    if status != 0:
+        raise KernelError(f"the image {options.image} has no working ipykernel (`{options.python}` exited {status})",
+                          "build the notebook's image with 'envkit build', which installs ipykernel")
+    try:
+        data = json.loads(out.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        return {}
+    found: dict[str, Any] = {}
+    if "curve" in (data.get("metadata") or {}).get("supported_encryption", []):
+        found["supported_encryption"] = ["curve"]
+    if data.get("kernel_protocol_version"):
+        found["kernel_protocol_version"] = data["kernel_protocol_version"]
+    return found
+
+
 def spec_dict(options: KernelOptions, *, display_name: str, argv_only: bool = False,
-              python_executable: str | None = None) -> dict[str, Any]:
-    """The ``kernel.json`` content for ``options``."""
+              python_executable: str | None = None, probed: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The ``kernel.json`` content for ``options`` (``probed``: what ``probe_image`` found)."""
     argv = [python_executable or sys.executable, "-m", LAUNCHER_MODULE,
             "--config", json.dumps(options.to_config(), sort_keys=True), "{connection_file}"]
     spec: dict[str, Any] = {
@@ -52,6 +83,11 @@ def spec_dict(options: KernelOptions, *, display_name: str, argv_only: bool = Fa
         "interrupt_mode": "signal", "env": {},
         "metadata": {"envkit": {"image": options.image}, "debugger": False},
     }
+    probed = probed or {}
+    if probed.get("kernel_protocol_version"):
+        spec["kernel_protocol_version"] = probed["kernel_protocol_version"]
+    if probed.get("supported_encryption"):
+        spec["metadata"]["supported_encryption"] = probed["supported_encryption"]
     if not argv_only:
         spec["metadata"]["kernel_provisioner"] = {"provisioner_name": PROVISIONER, "config": options.to_config()}
     return spec
@@ -59,12 +95,16 @@ def spec_dict(options: KernelOptions, *, display_name: str, argv_only: bool = Fa
 
 def install(options: KernelOptions, *, name: str, display_name: str, user: bool = True,
             prefix: str | None = None, argv_only: bool = False) -> InstalledKernel:
-    """Install a kernelspec (replacing one of the same name); returns where it went."""
+    """Install a kernelspec (replacing one of the same name); returns where it went.
+
+    The image is asked first whether its ipykernel works and what it supports.
+    """
+    probed = probe_image(options)
     ksm = KernelSpecManager()
     with tempfile.TemporaryDirectory(prefix="envkit-kernelspec-") as tmp:
         src = Path(tmp) / name
         src.mkdir()
-        spec = spec_dict(options, display_name=display_name, argv_only=argv_only)
+        spec = spec_dict(options, display_name=display_name, argv_only=argv_only, probed=probed)
         (src / "kernel.json").write_text(json.dumps(spec, indent=1, sort_keys=True) + "\n")
         try:
             dest = ksm.install_kernel_spec(str(src), kernel_name=name, user=user and not prefix,
@@ -127,10 +167,11 @@ class OneSpecManager(KernelSpecManager):  # type: ignore[misc]
         return {self._one[0]: ""}
 
 
-def kernel_manager(options: KernelOptions, *, asynchronous: bool = True, name: str = "envkit-run") -> Any:
+def kernel_manager(options: KernelOptions, *, asynchronous: bool = True, name: str = "envkit-run",
+                   probed: dict[str, Any] | None = None) -> Any:
     """A KernelManager that starts a container kernel of ``options`` without installing a spec."""
     from jupyter_client import AsyncKernelManager, KernelManager
 
-    spec = spec_dict(options, display_name=f"envkit: {options.image}")
+    spec = spec_dict(options, display_name=f"envkit: {options.image}", probed=probed)
     cls = AsyncKernelManager if asynchronous else KernelManager
     return cls(kernel_name=name, kernel_spec_manager=OneSpecManager(name, spec))

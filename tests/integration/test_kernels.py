@@ -164,3 +164,27 @@ def test_limits_bridge_network_and_gpu_request(engine, kernel_image, tmp_path):
     finally:
         created.close()
 
+
+
+def test_curve_encrypted_kernel_gets_its_keys(engine, kernel_image, tmp_path):
+    from envkit.kernels.kernelspec import probe_image
+
+    options = KernelOptions(image=kernel_image)
+    probed = probe_image(options)
+    assert probed.get("supported_encryption") == ["curve"]  # the image's ipykernel declares it
+    km = kernel_manager(options, asynchronous=False, probed=probed)
+    km.transport_encryption = "required"
+    km.start_kernel(cwd=str(tmp_path))
+    kc = km.client()
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=60)
+        reply, out = run_code(kc, "print('encrypted')")
+        assert out.strip() == "encrypted"
+        [container] = kernel_containers(engine, km.kernel_id)
+        mounts = {m["Destination"]: m for m in container.attrs["Mounts"]}
+        # ipykernel rewrites a keyed connection file: it gets a private copy, never the host's file.
+        assert mounts["/run/envkit/kernel.json"]["Source"] != str(Path(km.connection_file).resolve())
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
