@@ -24,7 +24,7 @@ from .settings import pip_settings
 from .spec import EnvSpec, ImageRecord, Lock, Pin
 
 if TYPE_CHECKING:
-    from .dockerfile import BuildContext
+    from .dockerfile import BaseLayer, BuildContext
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -114,6 +114,26 @@ def find_reusable(spec: EnvSpec, options: BuildOptions) -> str | None:
     return found[0].id if found else None
 
 
+def previous_layer(ref: str, spec: EnvSpec, options: BuildOptions) -> BaseLayer | None:
+    """The packages layer of image ``ref`` when it has the same base, uid and platform.
+
+    Repeating it lets the engine reuse it from its cache; the build then installs only what
+    changed (one added package costs about one package's install, not the whole set).
+    """
+    from .dockerfile import LABEL_OPTIONS_KEY, LAYER_DIR, BaseLayer, options_key
+    from .engine.images import inspect_image, read_files
+
+    data = inspect_image(ref) if ref else None
+    labels = ((data or {}).get("Config") or {}).get("Labels") or {}
+    if not data or labels.get(LABEL_OPTIONS_KEY) != options_key(spec, options):
+        return None
+    files = read_files(data["Id"], LAYER_DIR)
+    requirements, command = files.get("layer/requirements.txt"), files.get("layer/run.txt")
+    if requirements is None or command is None or b"--offline" in command:
+        return None  # an offline layer needs wheels the cache alone cannot give back
+    return BaseLayer(requirements=requirements, command=command.decode().rstrip("\n"))
+
+
 def build_spec(spec: EnvSpec, *, lock: Lock | None = None, options: BuildOptions = BuildOptions(),
                notebook: str = "", progress: Progress | None = None) -> BuildResult:
     """Build (or reuse) the image for ``spec``; install from ``lock`` when it matches the spec.
@@ -121,7 +141,7 @@ def build_spec(spec: EnvSpec, *, lock: Lock | None = None, options: BuildOptions
     Raises ``BuildFailed`` naming the failing step, the package at fault and the log's last
     lines; the previous image and tags are left as they were.
     """
-    from .dockerfile import needs_host_download, render_context
+    from .dockerfile import image_labels, needs_host_download, render_context
     from .engine.images import build_image, tag_image
     from .hostwheels import download_wheels
 
@@ -145,9 +165,17 @@ def build_spec(spec: EnvSpec, *, lock: Lock | None = None, options: BuildOptions
         emit(progress, Note(text="the package index needs credentials: downloading wheels on the host"))
         plan_context = render_context(spec, lock, options, notebook=notebook, pip=pip)
         wheels, wheel_hashes = download_wheels(plan_context.plan.requirements, spec=spec, options=options)
-    context = render_context(spec, lock, options, notebook=notebook, pip=pip, wheels=wheels or None)
+    base = None if options.no_cache else previous_layer(readable, spec, options)
+    if base is not None:
+        emit(progress, Note(text=f"building on the packages layer of the previous {readable}: "
+                                 "only what changed is installed"))
+    context = render_context(spec, lock, options, notebook=notebook, pip=pip, wheels=wheels or None,
+                             base_layer=base)
+    # Labels in the Dockerfile come with it; each label passed through the API costs one more step.
+    in_file = image_labels(spec, options, notebook=notebook)
+    api_labels = {k: v for k, v in base_labels("image").items() if k not in in_file}
     try:
-        image_id, _ = build_image(context.tar(), labels=base_labels("image"), no_cache=options.no_cache,
+        image_id, _ = build_image(context.tar(), labels=api_labels, no_cache=options.no_cache,
                                   platform=options.platform, progress=progress, what=readable)
     except BuildFailed as exc:
         raise _explain(exc, spec) from None
@@ -287,7 +315,7 @@ def build_dockerfile(dockerfile: str, files: dict[str, bytes], *, tag: str, labe
 
 __all__ = ["BuildOptions", "BuildResult", "build_dockerfile", "build_notebook", "build_spec",
            "ensure_image", "find_reusable", "forwarding_files", "forwarding_variables", "image_tags",
-           "package_at_fault", "read_lock", "render_notebook"]
+           "package_at_fault", "previous_layer", "read_lock", "render_notebook"]
 
 
 def render_notebook(path: str | os.PathLike[str], *, options: BuildOptions = BuildOptions()) -> BuildContext:
@@ -300,4 +328,6 @@ def render_notebook(path: str | os.PathLike[str], *, options: BuildOptions = Bui
 
     p = Path(path)
     spec, lock = _spec_of(p)
-    return render_context(spec, lock, options, notebook=str(p.resolve()))
+    readable, _ = image_tags(spec, str(p.resolve()), options)
+    base = None if options.no_cache else previous_layer(readable, spec, options)
+    return render_context(spec, lock, options, notebook=str(p.resolve()), base_layer=base)

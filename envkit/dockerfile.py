@@ -34,8 +34,10 @@ if TYPE_CHECKING:
 PREFIX = "/opt/envkit"
 VENV = f"{PREFIX}/venv"
 LOCK_FILE = f"{PREFIX}/lock.json"
+LAYER_DIR = f"{PREFIX}/layer"
 UV_VERSION = "0.13.9"
 LABEL_BUILD_KEY = "dev.envkit.build-key"
+LABEL_OPTIONS_KEY = "dev.envkit.options-key"
 CA_NAME = "ca-certificates.crt"
 KERNEL_PACKAGE = "ipykernel"
 
@@ -97,6 +99,12 @@ def base_image_for(spec: EnvSpec, options: BuildOptions) -> str:
     return options.base_image or spec.base_image or f"python:{spec.python}-slim"
 
 
+def options_key(spec: EnvSpec, options: BuildOptions) -> str:
+    """What the layers below the packages depend on: base image, uid and platform."""
+    return sha256_digest({"base": base_image_for(spec, options), "uid": options.uid,
+                          "platform": options.platform})
+
+
 def build_key(spec: EnvSpec, options: BuildOptions) -> str:
     """What makes two builds interchangeable: spec digest, base image, uid and platform."""
     return sha256_digest({"spec": spec.digest(), "base": base_image_for(spec, options),
@@ -133,13 +141,26 @@ def needs_host_download(pip: PipSettings) -> bool:
 
 @dataclass(frozen=True, kw_only=True)
 class InstallPlan:
-    """What the packages layer installs: a requirements file and the installer's flags."""
+    """What the packages layer installs: a requirements file, how, and the installer's flags.
+
+    ``mode`` is ``sync`` (a complete lock, installed exactly), ``resolve`` (requirements
+    resolved in the build, with hashes from the index) or ``offline`` (host-fetched wheels).
+    """
 
     requirements: str
+    mode: str
     flags: tuple[str, ...]
     from_lock: bool
     hashed: bool
     origin: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class BaseLayer:
+    """A previous image's packages layer (its ``layer/`` files), to be repeated for the cache."""
+
+    requirements: bytes
+    command: str
 
 
 def usable_lock(spec: EnvSpec, lock: Lock | None, options: BuildOptions) -> Lock | None:
@@ -149,25 +170,27 @@ def usable_lock(spec: EnvSpec, lock: Lock | None, options: BuildOptions) -> Lock
     return None
 
 
-def plan_install(spec: EnvSpec, lock: Lock | None, options: BuildOptions) -> InstallPlan:
+def plan_install(spec: EnvSpec, lock: Lock | None, options: BuildOptions, *, offline: bool = False) -> InstallPlan:
     """Exact pins from a matching lock, else the spec's requirements; ipykernel always."""
     use = usable_lock(spec, lock, options)
     if use is not None:
-        # A lock read back from an image is the whole installed set: install it as is, with
+        # A lock read back from an image is the whole installed set: install exactly that, with
         # no resolution. A kernel's lock holds only what the notebook imports: resolve the rest.
         complete = use.source == "image" and use.pin(KERNEL_PACKAGE) is not None
-        hashed = complete and all(p.hashes for p in use.packages)
+        hashed = complete and all(p.hashes for p in use.packages) and not offline
         text = use.requirements_txt(with_hashes=hashed)
         if not complete and use.pin(KERNEL_PACKAGE) is None:
             text += KERNEL_PACKAGE + "\n"
-        flags = (("--no-deps",) if complete else ()) + (("--require-hashes",) if hashed else ())
-        return InstallPlan(requirements=text, flags=flags, from_lock=True, hashed=hashed,
+        mode = "offline" if offline else "sync" if complete else "resolve"
+        return InstallPlan(requirements=text, mode=mode, flags=("--require-hashes",) if hashed else (),
+                           from_lock=True, hashed=hashed,
                            origin=f"exact pins from the notebook's lock ({len(use.packages)} packages)")
     lines = [r.pep508() for r in spec.requirements if r.url or not r.direct]
     if spec.requirement(KERNEL_PACKAGE) is None:
         lines.append(KERNEL_PACKAGE)
-    return InstallPlan(requirements="".join(line + "\n" for line in lines), flags=(), from_lock=False,
-                       hashed=False, origin="the spec's requirements, resolved at build time")
+    return InstallPlan(requirements="".join(line + "\n" for line in lines), mode="offline" if offline else "resolve",
+                       flags=(), from_lock=False, hashed=False,
+                       origin="the spec's requirements, resolved at build time")
 
 
 def image_labels(spec: EnvSpec, options: BuildOptions, *, notebook: str) -> dict[str, str]:
@@ -185,6 +208,7 @@ def image_labels(spec: EnvSpec, options: BuildOptions, *, notebook: str) -> dict
         LABEL_VERSION: __version__,
         LABEL_NOTEBOOK: notebook,
         LABEL_BUILD_KEY: build_key(spec, options),
+        LABEL_OPTIONS_KEY: options_key(spec, options),
     })
     return labels
 
@@ -206,26 +230,34 @@ class BuildContext:
 
 
 def render_context(spec: EnvSpec, lock: Lock | None, options: BuildOptions, *, notebook: str = "",
-                   pip: PipSettings | None = None,
-                   wheels: Mapping[str, bytes] | None = None) -> BuildContext:
-    """The Dockerfile and context files for ``spec``; ``wheels`` switches to an offline install.
+                   pip: PipSettings | None = None, wheels: Mapping[str, bytes] | None = None,
+                   base_layer: BaseLayer | None = None) -> BuildContext:
+    """The Dockerfile and context files for ``spec``.
 
-    ``pip`` defaults to the host's settings (``envkit.settings.pip_settings``); tests pass
-    their own so the output does not depend on the machine.
+    ``wheels`` switches to an offline install of host-fetched wheels; ``base_layer`` repeats a
+    previous image's packages layer first, so only the difference is installed. ``pip``
+    defaults to the host's settings (``envkit.settings.pip_settings``); tests pass their own so
+    the output does not depend on the machine.
     """
     from . import __version__
 
     pip = pip_settings() if pip is None else pip
-    plan = plan_install(spec, lock, options)
+    plan = plan_install(spec, lock, options, offline=bool(wheels))
+    directory = "delta" if base_layer else "layer"
+    command = render_template("partials/install-command.j2", mode=plan.mode, install_flags=list(plan.flags),
+                              dir=f"{PREFIX}/{directory}", prefix=PREFIX).strip()
     files: dict[str, bytes] = {
-        "requirements.txt": plan.requirements.encode(),
         "freeze.py": (packaged_templates() / "freeze.py").read_bytes(),
+        f"{directory}/requirements.txt": plan.requirements.encode(),
+        f"{directory}/run.txt": command.encode() + b"\n",
     }
+    if base_layer is not None:
+        files["layer/requirements.txt"] = base_layer.requirements
+        files["layer/run.txt"] = base_layer.command.encode() + b"\n"
     if pip.ca_bundle is not None:
         files[CA_NAME] = pip.ca_bundle.read_bytes()
     for name, data in (wheels or {}).items():
         files[f"wheels/{name}"] = data
-    flags = list(plan.flags)
     text = render_template(
         "Dockerfile.j2",
         envkit_version=__version__,
@@ -239,9 +271,9 @@ def render_context(spec: EnvSpec, lock: Lock | None, options: BuildOptions, *, n
         system_packages=list(spec.system_packages),
         index_env=[] if wheels else forwarded_index_env(pip),
         wheels=bool(wheels),
-        install_flags=flags,
+        install_command=command,
+        base_layer=base_layer.command if base_layer else "",
         packages_origin=plan.origin,
-        hash_step=not plan.hashed and not wheels,
         uid=options.uid,
         labels=sorted(image_labels(spec, options, notebook=notebook).items()),
     )
@@ -276,6 +308,6 @@ def context_digest(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-__all__ = ["BuildContext", "InstallPlan", "LABEL_BUILD_KEY", "LOCK_FILE", "VENV", "base_image_for",
+__all__ = ["BaseLayer", "BuildContext", "InstallPlan", "LABEL_BUILD_KEY", "LOCK_FILE", "VENV", "base_image_for",
            "build_key", "context_tar", "needs_host_download", "plan_install", "render_context",
            "render_dockerfile", "render_template", "usable_lock"]

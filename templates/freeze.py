@@ -30,8 +30,9 @@ def hashes():
         line = line.strip()
         if not line or line.startswith("#") or "==" not in line:
             continue
-        name = canonical(line.split("==", 1)[0].split("[", 1)[0].strip())
-        found[name] = sorted(re.findall(r"--hash=(sha256:[0-9a-f]+)", line))
+        name, _, version = line.split(" ", 1)[0].partition("==")
+        name = canonical(name.split("[", 1)[0].strip())
+        found[(name, version.split(";", 1)[0].strip())] = sorted(re.findall(r"--hash=(sha256:[0-9a-f]+)", line))
     return found
 
 
@@ -46,8 +47,8 @@ def main():
         direct = dist.read_text("direct_url.json")
         if direct:
             entry["url"] = json.loads(direct).get("url", "")
-        if known.get(name):
-            entry["hashes"] = known[name]
+        if known.get((name, dist.version)):
+            entry["hashes"] = known[(name, dist.version)]
         packages[name] = entry
     json.dump({
         "python": platform.python_version(),

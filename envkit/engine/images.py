@@ -210,8 +210,11 @@ def containers_using(image_id: str) -> list[str]:
     return [(c.get("Names") or [c["Id"][:12]])[0].lstrip("/") for c in found]
 
 
-def read_file(image: str, path: str) -> bytes:
-    """The bytes of ``path`` inside ``image``, through a created (never started) labelled container."""
+def read_files(image: str, path: str) -> dict[str, bytes]:
+    """The files at ``path`` (a file or a folder) inside ``image``, by name relative to its parent.
+
+    Read through a created, never started, labelled container that is removed at once.
+    """
     client = api()
     with translated(f"reading {path} from image {image[:19]}"):
         container = client.create_container(image, command=["true"], labels=base_labels("build"))
@@ -220,12 +223,22 @@ def read_file(image: str, path: str) -> bytes:
             data = b"".join(chunks)
         finally:
             client.remove_container(container["Id"], force=True)
+    files = {}
     with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-        member = next(m for m in tar.getmembers() if m.isfile())
-        extracted = tar.extractfile(member)
-        assert extracted is not None
-        return extracted.read()
+        for member in tar.getmembers():
+            extracted = tar.extractfile(member) if member.isfile() else None
+            if extracted is not None:
+                files[member.name] = extracted.read()
+    return files
 
 
-__all__ = ["ImageInfo", "build_image", "containers_using", "inspect_image", "list_images", "read_file",
+def read_file(image: str, path: str) -> bytes:
+    """The bytes of the file ``path`` inside ``image``."""
+    files = read_files(image, path)
+    if len(files) != 1:
+        raise EngineError(f"reading {path} from image {image[:19]}: not a single file")
+    return next(iter(files.values()))
+
+
+__all__ = ["ImageInfo", "build_image", "containers_using", "inspect_image", "list_images", "read_file", "read_files",
            "remove_image", "tag_image"]

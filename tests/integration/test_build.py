@@ -64,6 +64,27 @@ def test_build_from_lock_installs_exactly_the_lock(engine, env_image, base_image
     result = build_spec(tiny_spec(), lock=env_image.lock, options=BuildOptions(base_image=base_image, uid=1001),
                         notebook="tiny-locked.ipynb")
     assert not result.reused
-    assert "--no-deps --require-hashes" in result.dockerfile
+    assert "uv pip sync --require-hashes" in result.dockerfile
     assert installed_set(engine, result.image.id) == {p.name: p.version for p in env_image.lock.packages}
     assert result.lock.packages == env_image.lock.packages
+
+
+def test_added_package_builds_on_the_previous_packages_layer(engine, env_image, base_image):
+    from envkit.engine.images import tag_image
+    from envkit.events import Log, Note
+
+    tag = "envkit/delta-test:latest"
+    tag_image(env_image.image.id, tag)  # the notebook's previous image
+    events: list = []
+    result = build_spec(tiny_spec("six", "idna"), options=BuildOptions(base_image=base_image, tag=tag),
+                        notebook="delta.ipynb", progress=events.append)
+    assert "COPY delta/ /opt/envkit/delta/" in result.dockerfile
+    logs = [e.line for e in events if isinstance(e, Log)]
+    # The repeated packages layer came from the cache: only the difference was installed.
+    assert any(e.text.startswith("reused") and "cached layer" in e.text for e in events if isinstance(e, Note))
+    installs = [line for line in logs if line.lstrip().startswith("+ ")]
+    assert [line.split()[1].split("==")[0] for line in installs] == ["idna"]
+    installed = installed_set(engine, result.image.id)
+    assert installed == {p.name: p.version for p in result.lock.packages}
+    assert "idna" in installed and installed["six"] == env_image.lock.pin("six").version
+    assert engine.images.get(tag).id == result.image.id

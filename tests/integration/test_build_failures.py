@@ -42,7 +42,7 @@ def test_failed_build_names_step_and_package(engine, env_image, base_image, requ
                        progress=lambda e: lines.append(e.line) if isinstance(e, Log) else None)
         error = failed.value
         assert error.package == package
-        assert error.step and "uv pip install" in error.step
+        assert error.step and "RUN uv pip compile" in error.step
         assert error.log_tail and any(package in line for line in error.log_tail)
         assert "Removing intermediate" not in "\n".join(error.log_tail)
         assert engine.images.get(tag).id == env_image.image.id

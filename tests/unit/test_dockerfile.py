@@ -11,6 +11,7 @@ import pytest
 
 from envkit.build import BuildOptions
 from envkit.dockerfile import (
+    BaseLayer,
     context_tar,
     needs_host_download,
     plan_install,
@@ -82,8 +83,9 @@ def test_context_tar_is_normalised():
 
 def test_layers_stable_to_volatile(tmp_path):
     text = render_dockerfile(spec("six", system_packages=("git",)), None, BuildOptions(), pip=pip(tmp_path))
-    order = ["FROM python:3.11-slim", "apt-get install", "python3 -m venv", "uv pip install",
-             "import ipykernel", "useradd", "LABEL"]
+    # The user comes before the packages: a uid changes far less often than a package list.
+    order = ["FROM python:3.11-slim", "apt-get install", "python3 -m venv", "useradd", "uv pip compile",
+             "uv pip sync", "import ipykernel", "USER envkit", "LABEL"]
     positions = [text.index(marker) for marker in order]
     assert positions == sorted(positions)
 
@@ -120,8 +122,8 @@ def test_uncredentialed_index_forwarded(tmp_path):
 def test_plan_from_lock_is_exact():
     s = spec("six")
     plan = plan_install(s, image_lock(s), BuildOptions())
-    assert plan.from_lock and plan.hashed
-    assert set(plan.flags) == {"--no-deps", "--require-hashes"}
+    assert plan.from_lock and plan.hashed and plan.mode == "sync"
+    assert plan.flags == ("--require-hashes",)
     assert "six==1.17.0" in plan.requirements and "--hash=sha256:" in plan.requirements
 
 
@@ -137,7 +139,7 @@ def test_plan_kernel_lock_resolves_the_rest():
     lock = Lock(spec_digest=s.digest(), python="3.11.2", source="kernel", packages=(Pin(name="six", version="1.16.0"),))
     plan = plan_install(s, lock, BuildOptions())
     assert plan.requirements == "six==1.16.0\nipykernel\n"
-    assert plan.flags == ()
+    assert plan.flags == () and plan.mode == "resolve"
 
 
 def test_loose_plan_adds_ipykernel_once():
@@ -156,7 +158,7 @@ def test_override_directory_searched_first(tmp_path, monkeypatch):
     monkeypatch.setenv("ENVKIT_TEMPLATES", str(tmp_path))
     text = render_dockerfile(spec("six"), None, BuildOptions(), pip=pip(tmp_path))
     assert "# custom user block" in text and "useradd" not in text
-    assert "uv pip install" in text
+    assert "uv pip sync" in text
 
 
 def test_strict_undefined(tmp_path, monkeypatch):
@@ -166,3 +168,30 @@ def test_strict_undefined(tmp_path, monkeypatch):
         render_template("bad.j2")
     with pytest.raises(UsageError, match="not found"):
         render_template("no-such-template.j2")
+
+
+def test_install_command_is_stored_beside_its_requirements(tmp_path):
+    ctx = render_context(spec("six"), None, BuildOptions(), pip=pip(tmp_path))
+    assert ctx.files["layer/requirements.txt"] == b"six\nipykernel\n"
+    command = ctx.files["layer/run.txt"].decode().rstrip("\n")
+    assert f"RUN {command}\n" in ctx.dockerfile
+    assert "--generate-hashes" in command and "uv pip sync /opt/envkit/hashes.txt" in command
+
+
+def test_previous_packages_layer_is_repeated_then_the_difference(tmp_path):
+    first = render_context(spec("six"), None, BuildOptions(), pip=pip(tmp_path))
+    base = BaseLayer(requirements=first.files["layer/requirements.txt"],
+                     command=first.files["layer/run.txt"].decode().rstrip("\n"))
+    second = render_context(spec("six", "idna"), None, BuildOptions(), pip=pip(tmp_path), base_layer=base)
+    # Every instruction up to the first packages layer is the same: the engine's cache holds them.
+    def instructions(text: str) -> str:
+        text = text[:text.index("RUN " + base.command) + len("RUN " + base.command)]
+        return "\n".join(line for line in text.splitlines() if not line.startswith("#"))
+
+    assert instructions(second.dockerfile) == instructions(first.dockerfile)
+    cut = second.dockerfile.index("RUN " + base.command)
+    assert second.files["layer/requirements.txt"] == first.files["layer/requirements.txt"]
+    assert second.files["layer/run.txt"] == first.files["layer/run.txt"]
+    assert second.files["delta/requirements.txt"] == b"idna\nsix\nipykernel\n"
+    assert "COPY delta/ /opt/envkit/delta/" in second.dockerfile[cut:]
+    assert "/opt/envkit/delta/requirements.txt" in second.files["delta/run.txt"].decode()

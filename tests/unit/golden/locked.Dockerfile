@@ -6,7 +6,7 @@ USER root
 ENV LANG=C.UTF-8 \
     PYTHONUNBUFFERED=1
 # The host's certificate bundle (public data): builds behind a TLS-intercepting proxy work,
-# and so does `%pip install` in the running kernel.
+# and so does installing packages from the running kernel.
 COPY ca-certificates.crt /opt/envkit/ca-certificates.crt
 ENV SSL_CERT_FILE=/opt/envkit/ca-certificates.crt \
     PIP_CERT=/opt/envkit/ca-certificates.crt \
@@ -25,32 +25,31 @@ ENV VIRTUAL_ENV=/opt/envkit/venv \
     UV_NO_CACHE=1 \
     UV_PYTHON=/opt/envkit/venv/bin/python
 
-# The notebook's Python packages (and ipykernel) in one resolution: exact pins from the notebook's lock (2 packages).
-COPY requirements.txt /opt/envkit/requirements.txt
-RUN uv pip install --no-deps --require-hashes -r /opt/envkit/requirements.txt
-
-# ipykernel is resolved with the packages above; this layer checks it imports and records
-# the exact installed set (name, version, hashes) where envkit reads it back as the lock.
-RUN python -c "import ipykernel" \
- && python /opt/envkit/freeze.py > /opt/envkit/lock.json
-
-# A non-root user with the configured uid (--non-unique: some bases already use that uid).
+# The non-root user (uid 1000; --non-unique: some bases already use that uid). Created
+# before the packages, which change far more often than the uid does.
 RUN (getent passwd envkit >/dev/null || useradd --non-unique --uid 1000 --create-home \
         --home-dir /home/envkit --shell /bin/bash --no-log-init envkit) \
  && mkdir -p /home/envkit && chown 1000 /home/envkit
-USER envkit
 ENV HOME=/home/envkit \
     USER=envkit
 WORKDIR /home/envkit
 
+# The notebook's Python packages (and ipykernel) in one resolution: exact pins from the notebook's lock (2 packages).
+COPY layer/ /opt/envkit/layer/
+RUN rm -f /opt/envkit/hashes.txt \
+ && uv pip sync --require-hashes /opt/envkit/layer/requirements.txt \
+ && python -c "import ipykernel" \
+ && python /opt/envkit/freeze.py > /opt/envkit/lock.json
+
+USER envkit
 LABEL dev.envkit="1" \
       dev.envkit.build-key="sha256:4bcd32aae918e81eea105112f742958b4edd44f3f5c0ea702e963457f3fd113b" \
       dev.envkit.kind="image" \
       dev.envkit.notebook="analysis.ipynb" \
+      dev.envkit.options-key="sha256:8813e944f7c20cea4fcd97f017c4db25b30491ca65199b2e4dfb4fab61f085e3" \
       dev.envkit.spec-digest="sha256:8fb77eeca2e9dc074c18c89d49033caa86de698ea2da42446c230ccdfa34d81d" \
       dev.envkit.version="0.1.0" \
       org.opencontainers.image.base.name="envkit-test-base:bookworm" \
       org.opencontainers.image.description="Environment of analysis.ipynb, built by envkit" \
       org.opencontainers.image.title="analysis" \
       org.opencontainers.image.version="8fb77eeca2e9"
-

@@ -6,7 +6,7 @@ USER root
 ENV LANG=C.UTF-8 \
     PYTHONUNBUFFERED=1
 # The host's certificate bundle (public data): builds behind a TLS-intercepting proxy work,
-# and so does `%pip install` in the running kernel.
+# and so does installing packages from the running kernel.
 COPY ca-certificates.crt /opt/envkit/ca-certificates.crt
 ENV SSL_CERT_FILE=/opt/envkit/ca-certificates.crt \
     PIP_CERT=/opt/envkit/ca-certificates.crt \
@@ -25,37 +25,32 @@ ENV VIRTUAL_ENV=/opt/envkit/venv \
     UV_NO_CACHE=1 \
     UV_PYTHON=/opt/envkit/venv/bin/python
 
-# The notebook's Python packages (and ipykernel) in one resolution: the spec's requirements, resolved at build time.
-COPY requirements.txt /opt/envkit/requirements.txt
-RUN uv pip install -r /opt/envkit/requirements.txt
-
-# ipykernel is resolved with the packages above; this layer checks it imports and records
-# the exact installed set (name, version, hashes) where envkit reads it back as the lock.
-RUN python -c "import ipykernel" \
- && (uv pip freeze --python /opt/envkit/venv/bin/python > /tmp/envkit-freeze.txt \
-     && uv pip compile /tmp/envkit-freeze.txt --no-deps --generate-hashes --no-header --no-annotate \
-        --python /opt/envkit/venv/bin/python --quiet -o /opt/envkit/hashes.txt \
-     || echo "envkit: the index gave no hashes; the lock is stored without them") \
- && rm -f /tmp/envkit-freeze.txt \
- && python /opt/envkit/freeze.py > /opt/envkit/lock.json
-
-# A non-root user with the configured uid (--non-unique: some bases already use that uid).
+# The non-root user (uid 1000; --non-unique: some bases already use that uid). Created
+# before the packages, which change far more often than the uid does.
 RUN (getent passwd envkit >/dev/null || useradd --non-unique --uid 1000 --create-home \
         --home-dir /home/envkit --shell /bin/bash --no-log-init envkit) \
  && mkdir -p /home/envkit && chown 1000 /home/envkit
-USER envkit
 ENV HOME=/home/envkit \
     USER=envkit
 WORKDIR /home/envkit
 
+# The notebook's Python packages (and ipykernel) in one resolution: the spec's requirements, resolved at build time.
+COPY layer/ /opt/envkit/layer/
+RUN uv pip compile /opt/envkit/layer/requirements.txt --generate-hashes --no-header --no-annotate --quiet \
+        -o /opt/envkit/hashes.txt \
+ && uv pip sync /opt/envkit/hashes.txt \
+ && python -c "import ipykernel" \
+ && python /opt/envkit/freeze.py > /opt/envkit/lock.json
+
+USER envkit
 LABEL dev.envkit="1" \
       dev.envkit.build-key="sha256:1002241f93396728ab7b5161d2dcbc64928f063015c3207a74d4d6e6c0292c70" \
       dev.envkit.kind="image" \
       dev.envkit.notebook="analysis.ipynb" \
+      dev.envkit.options-key="sha256:3b4641e30e0149b660b2c19cbb78a3751f5762befa61dabdf2603a649f04e9cb" \
       dev.envkit.spec-digest="sha256:1fcef99ac67b800389123858c076b56f01404ff7037ff1b521d389c84f81d92a" \
       dev.envkit.version="0.1.0" \
       org.opencontainers.image.base.name="python:3.11-slim" \
       org.opencontainers.image.description="Environment of analysis.ipynb, built by envkit" \
       org.opencontainers.image.title="analysis" \
       org.opencontainers.image.version="1fcef99ac67b"
-

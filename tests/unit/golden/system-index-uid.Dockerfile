@@ -6,7 +6,7 @@ USER root
 ENV LANG=C.UTF-8 \
     PYTHONUNBUFFERED=1
 # The host's certificate bundle (public data): builds behind a TLS-intercepting proxy work,
-# and so does `%pip install` in the running kernel.
+# and so does installing packages from the running kernel.
 COPY ca-certificates.crt /opt/envkit/ca-certificates.crt
 ENV SSL_CERT_FILE=/opt/envkit/ca-certificates.crt \
     PIP_CERT=/opt/envkit/ca-certificates.crt \
@@ -38,37 +38,32 @@ ENV VIRTUAL_ENV=/opt/envkit/venv \
     UV_NO_CACHE=1 \
     UV_PYTHON=/opt/envkit/venv/bin/python
 
-# The notebook's Python packages (and ipykernel) in one resolution: the spec's requirements, resolved at build time.
-COPY requirements.txt /opt/envkit/requirements.txt
-RUN uv pip install -r /opt/envkit/requirements.txt
-
-# ipykernel is resolved with the packages above; this layer checks it imports and records
-# the exact installed set (name, version, hashes) where envkit reads it back as the lock.
-RUN python -c "import ipykernel" \
- && (uv pip freeze --python /opt/envkit/venv/bin/python > /tmp/envkit-freeze.txt \
-     && uv pip compile /tmp/envkit-freeze.txt --no-deps --generate-hashes --no-header --no-annotate \
-        --python /opt/envkit/venv/bin/python --quiet -o /opt/envkit/hashes.txt \
-     || echo "envkit: the index gave no hashes; the lock is stored without them") \
- && rm -f /tmp/envkit-freeze.txt \
- && python /opt/envkit/freeze.py > /opt/envkit/lock.json
-
-# A non-root user with the configured uid (--non-unique: some bases already use that uid).
+# The non-root user (uid 4242; --non-unique: some bases already use that uid). Created
+# before the packages, which change far more often than the uid does.
 RUN (getent passwd envkit >/dev/null || useradd --non-unique --uid 4242 --create-home \
         --home-dir /home/envkit --shell /bin/bash --no-log-init envkit) \
  && mkdir -p /home/envkit && chown 4242 /home/envkit
-USER envkit
 ENV HOME=/home/envkit \
     USER=envkit
 WORKDIR /home/envkit
 
+# The notebook's Python packages (and ipykernel) in one resolution: the spec's requirements, resolved at build time.
+COPY layer/ /opt/envkit/layer/
+RUN uv pip compile /opt/envkit/layer/requirements.txt --generate-hashes --no-header --no-annotate --quiet \
+        -o /opt/envkit/hashes.txt \
+ && uv pip sync /opt/envkit/hashes.txt \
+ && python -c "import ipykernel" \
+ && python /opt/envkit/freeze.py > /opt/envkit/lock.json
+
+USER envkit
 LABEL dev.envkit="1" \
       dev.envkit.build-key="sha256:19a84186cf8bbfa4b8b4f5189dde87d57f605bd447afb18560fcf2cfc737bc28" \
       dev.envkit.kind="image" \
       dev.envkit.notebook="analysis.ipynb" \
+      dev.envkit.options-key="sha256:276cb963b537f580697ca2142cf9f4504faf04c10c77176cce8db9907ca58ad6" \
       dev.envkit.spec-digest="sha256:bc050f7a744a62884434d0c9249d641d24edc40022288dc42e1b16abfd85f497" \
       dev.envkit.version="0.1.0" \
       org.opencontainers.image.base.name="ubuntu:24.04" \
       org.opencontainers.image.description="Environment of analysis.ipynb, built by envkit" \
       org.opencontainers.image.title="analysis" \
       org.opencontainers.image.version="bc050f7a744a"
-
