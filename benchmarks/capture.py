@@ -12,7 +12,8 @@ counts as predicting nothing. Scoring follows the corpus README:
     recall    = |predicted ∩ required| / |required|
     precision = |predicted ∩ (required ∪ acceptable)| / |predicted|
 
-Overall figures pool the counts of all repositories. Prints a markdown table.
+Overall figures pool the counts of all repositories; times are the median of ``--repeat`` runs
+per tool and repository, summed. Prints a markdown table.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -42,6 +44,16 @@ def envkit_predict(folder: Path) -> tuple[set[str], float, int]:
         return set(), elapsed, 0
     data = json.loads(proc.stdout)
     return {canonicalize_name(r["name"]) for r in data["requirements"]}, elapsed, len(data["notebooks"])
+
+
+def envkit_in_process(folder: Path) -> float:
+    """Seconds ``capture_paths`` takes inside a running process, as ``%envkit capture`` runs."""
+    sys.path.insert(0, str(REPO))
+    from envkit.capture import capture_paths
+
+    start = time.perf_counter()
+    capture_paths([folder])
+    return time.perf_counter() - start
 
 
 def ensure_pipreqs() -> Path:
@@ -99,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("corpus", nargs="?", default=str(REPO.parent / "shared" / "corpus"))
     parser.add_argument("--no-pipreqs", action="store_true", help="score envkit alone")
     parser.add_argument("--json", default="", help="also write the figures to this file")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="runs per tool and repository; the median time counts (pipreqs' index look-ups vary)")
     args = parser.parse_args(argv)
     corpus = Path(args.corpus)
     truths = sorted((corpus / "truth").glob("*.json"))
@@ -108,12 +122,16 @@ def main(argv: list[str] | None = None) -> int:
     exe = None if args.no_pipreqs else ensure_pipreqs()
     server = _index_json_api() if exe else ""
     rows, totals = [], {"envkit": [0, 0, 0, 0], "pipreqs": [0, 0, 0, 0]}
-    times = {"envkit": 0.0, "pipreqs": 0.0}
+    times = {"envkit": 0.0, "pipreqs": 0.0, "in_process": 0.0}
     notebooks = 0
     for truth_file in truths:
         truth = json.loads(truth_file.read_text())
         folder = corpus / truth_file.stem
-        predicted, seconds, count = envkit_predict(folder)
+        runs = [envkit_predict(folder) for _ in range(max(1, args.repeat))]
+        predicted, count = runs[0][0], runs[0][2]
+        seconds = statistics.median(r[1] for r in runs)
+        in_process = statistics.median(envkit_in_process(folder) for _ in range(max(1, args.repeat)))
+        times["in_process"] += in_process
         notebooks += count
         times["envkit"] += seconds
         s = score(predicted, truth)
@@ -123,7 +141,9 @@ def main(argv: list[str] | None = None) -> int:
         for i, key in enumerate(("hit_required", "required", "hit_ok", "predicted")):
             totals["envkit"][i] += s[key]
         if exe is not None:
-            p_pred, p_seconds, crashed = pipreqs_predict(exe, folder, server)
+            p_runs = [pipreqs_predict(exe, folder, server) for _ in range(max(1, args.repeat))]
+            p_pred, crashed = p_runs[0][0], p_runs[0][2]
+            p_seconds = statistics.median(r[1] for r in p_runs)
             times["pipreqs"] += p_seconds
             ps = score(p_pred, truth)
             row.update(pipreqs=ps, pipreqs_s=p_seconds, pipreqs_crashed=crashed)
@@ -148,7 +168,9 @@ def main(argv: list[str] | None = None) -> int:
     e = totals["envkit"]
     overall = {"precision": _ratio(e[2], e[3]), "recall": _ratio(e[0], e[1]),
                "notebooks": notebooks, "envkit_seconds": times["envkit"],
-               "envkit_notebooks_per_second": notebooks / times["envkit"] if times["envkit"] else 0.0}
+               "envkit_notebooks_per_second": notebooks / times["envkit"] if times["envkit"] else 0.0,
+               "envkit_in_process_seconds": times["in_process"],
+               "envkit_in_process_notebooks_per_second": notebooks / times["in_process"]}
     line = (f"| **overall** | {notebooks} | {overall['precision']:.2f} | {overall['recall']:.2f} | "
             f"{times['envkit']:.2f} |")
     if exe is not None:
@@ -156,15 +178,18 @@ def main(argv: list[str] | None = None) -> int:
         overall.update(pipreqs_precision=_ratio(p[2], p[3]), pipreqs_recall=_ratio(p[0], p[1]),
                        pipreqs_seconds=times["pipreqs"],
                        pipreqs_notebooks_per_second=notebooks / times["pipreqs"] if times["pipreqs"] else 0.0,
-                       speedup=times["pipreqs"] / times["envkit"] if times["envkit"] else 0.0)
+                       speedup=times["pipreqs"] / times["envkit"] if times["envkit"] else 0.0,
+                       speedup_in_process=times["pipreqs"] / times["in_process"])
         line += f" {overall['pipreqs_precision']:.2f} | {overall['pipreqs_recall']:.2f} | {times['pipreqs']:.2f} |"
     else:
         line += " – | – | – |"
     print(line)
     print()
-    print(f"envkit: {overall['envkit_notebooks_per_second']:.1f} notebooks/s"
-          + (f"; pipreqs: {overall['pipreqs_notebooks_per_second']:.1f} notebooks/s;"
-             f" envkit is {overall['speedup']:.1f}x pipreqs' speed" if exe is not None else ""))
+    print(f"envkit CLI (a process per repository): {overall['envkit_notebooks_per_second']:.1f} notebooks/s;"
+          f" envkit in a running process: {overall['envkit_in_process_notebooks_per_second']:.1f} notebooks/s")
+    if exe is not None:
+        print(f"pipreqs: {overall['pipreqs_notebooks_per_second']:.1f} notebooks/s; envkit is"
+              f" {overall['speedup']:.1f}x pipreqs' speed as a CLI, {overall['speedup_in_process']:.1f}x in process")
     for r in rows:
         if r["missing"] or r["extra"]:
             print(f"{r['repo']}: missing {r['missing']}, extra {r['extra']}")
