@@ -49,7 +49,7 @@ def run_in(image: str, command: str) -> str:
 
 def install_alone(image: str, package: str) -> float:
     """Seconds for one build step that installs ``package`` onto ``image``'s environment."""
-    dockerfile = f"FROM {image}\nUSER root\nRUN uv pip install {package}\n"
+    dockerfile = f"FROM {image}\nRUN uv pip install {package}\n"
     _, seconds = timed(build_dockerfile, dockerfile, {}, tag="", labels={})
     return seconds
 

@@ -169,13 +169,14 @@ def build_spec(spec: EnvSpec, *, lock: Lock | None = None, options: BuildOptions
     if base is not None:
         emit(progress, Note(text=f"building on the packages layer of the previous {readable}: "
                                  "only what changed is installed"))
-    context = render_context(spec, lock, options, notebook=notebook, pip=pip, wheels=wheels or None,
-                             base_layer=base)
-    # Labels in the Dockerfile come with it; each label passed through the API costs one more step.
+    # The test-run label, when set, goes into the Dockerfile's LABEL too: each label passed
+    # through the API instead costs one more build step.
     in_file = image_labels(spec, options, notebook=notebook)
-    api_labels = {k: v for k, v in base_labels("image").items() if k not in in_file}
+    extra = {k: v for k, v in base_labels("image").items() if k not in in_file}
+    context = render_context(spec, lock, options, notebook=notebook, pip=pip, wheels=wheels or None,
+                             base_layer=base, extra_labels=extra)
     try:
-        image_id, _ = build_image(context.tar(), labels=api_labels, no_cache=options.no_cache,
+        image_id, _ = build_image(context.tar(), labels={}, no_cache=options.no_cache,
                                   platform=options.platform, progress=progress, what=readable)
     except BuildFailed as exc:
         raise _explain(exc, spec) from None

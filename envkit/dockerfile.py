@@ -231,11 +231,13 @@ class BuildContext:
 
 def render_context(spec: EnvSpec, lock: Lock | None, options: BuildOptions, *, notebook: str = "",
                    pip: PipSettings | None = None, wheels: Mapping[str, bytes] | None = None,
-                   base_layer: BaseLayer | None = None) -> BuildContext:
+                   base_layer: BaseLayer | None = None,
+                   extra_labels: Mapping[str, str] | None = None) -> BuildContext:
     """The Dockerfile and context files for ``spec``.
 
     ``wheels`` switches to an offline install of host-fetched wheels; ``base_layer`` repeats a
-    previous image's packages layer first, so only the difference is installed. ``pip``
+    previous image's packages layer first, so only the difference is installed; ``extra_labels``
+    join the Dockerfile's (one LABEL step, where labels passed to the API cost one each). ``pip``
     defaults to the host's settings (``envkit.settings.pip_settings``); tests pass their own so
     the output does not depend on the machine.
     """
@@ -275,7 +277,7 @@ def render_context(spec: EnvSpec, lock: Lock | None, options: BuildOptions, *, n
         base_layer=base_layer.command if base_layer else "",
         packages_origin=plan.origin,
         uid=options.uid,
-        labels=sorted(image_labels(spec, options, notebook=notebook).items()),
+        labels=sorted({**image_labels(spec, options, notebook=notebook), **(extra_labels or {})}.items()),
     )
     return BuildContext(dockerfile=text, files=files, plan=plan)
 

@@ -12,21 +12,8 @@ ENV SSL_CERT_FILE=/opt/envkit/ca-certificates.crt \
     PIP_CERT=/opt/envkit/ca-certificates.crt \
     REQUESTS_CA_BUNDLE=/opt/envkit/ca-certificates.crt
 
-# The installer (uv, from the index through a throw-away bootstrap venv) and an empty
-# virtual environment; works with python:X.Y-slim and with PEP 668 system Pythons alike.
-COPY freeze.py /opt/envkit/freeze.py
-RUN python3 -m venv /tmp/envkit-bootstrap \
- && /tmp/envkit-bootstrap/bin/pip install --quiet --no-cache-dir --disable-pip-version-check \
-        --target /opt/envkit/installer "uv==0.13.9" \
- && rm -rf /tmp/envkit-bootstrap \
- && python3 -m venv --without-pip /opt/envkit/venv
-ENV VIRTUAL_ENV=/opt/envkit/venv \
-    PATH=/opt/envkit/venv/bin:/opt/envkit/installer/bin:$PATH \
-    UV_NO_CACHE=1 \
-    UV_PYTHON=/opt/envkit/venv/bin/python
-
-# The non-root user (uid 1000; --non-unique: some bases already use that uid). Created
-# before the packages, which change far more often than the uid does.
+# The non-root user (uid 1000; --non-unique: some bases already use that uid). It owns the
+# environment, so the kernel can install more packages into it at run time.
 RUN (getent passwd envkit >/dev/null || useradd --non-unique --uid 1000 --create-home \
         --home-dir /home/envkit --shell /bin/bash --no-log-init envkit) \
  && mkdir -p /home/envkit && chown 1000 /home/envkit
@@ -34,14 +21,28 @@ ENV HOME=/home/envkit \
     USER=envkit
 WORKDIR /home/envkit
 
+# The installer (uv, from the index through a throw-away bootstrap venv) and an empty
+# virtual environment; works with python:X.Y-slim and with PEP 668 system Pythons alike.
+COPY freeze.py /opt/envkit/freeze.py
+RUN python3 -m venv /tmp/envkit-bootstrap \
+ && /tmp/envkit-bootstrap/bin/pip install --quiet --no-cache-dir --disable-pip-version-check \
+        --target /opt/envkit/installer "uv==0.13.9" \
+ && rm -rf /tmp/envkit-bootstrap \
+ && python3 -m venv --without-pip /opt/envkit/venv \
+ && chown -R envkit /opt/envkit/venv && chown envkit /opt/envkit
+ENV VIRTUAL_ENV=/opt/envkit/venv \
+    PATH=/opt/envkit/venv/bin:/opt/envkit/installer/bin:$PATH \
+    UV_NO_CACHE=1 \
+    UV_PYTHON=/opt/envkit/venv/bin/python
+
+USER envkit
 # The notebook's Python packages (and ipykernel) in one resolution: exact pins from the notebook's lock (2 packages).
 COPY layer/ /opt/envkit/layer/
 RUN rm -f /opt/envkit/hashes.txt \
  && uv pip sync --require-hashes /opt/envkit/layer/requirements.txt \
- && python -c "import ipykernel" \
+ && python -c "import importlib.util as u, sys; sys.exit(u.find_spec('ipykernel') is None)" \
  && python /opt/envkit/freeze.py > /opt/envkit/lock.json
 
-USER envkit
 LABEL dev.envkit="1" \
       dev.envkit.build-key="sha256:4bcd32aae918e81eea105112f742958b4edd44f3f5c0ea702e963457f3fd113b" \
       dev.envkit.kind="image" \

@@ -19,6 +19,15 @@ RUN apt-get update \
  && apt-get clean \
  && rm -rf /var/lib/apt/lists/*
 
+# The non-root user (uid 4242; --non-unique: some bases already use that uid). It owns the
+# environment, so the kernel can install more packages into it at run time.
+RUN (getent passwd envkit >/dev/null || useradd --non-unique --uid 4242 --create-home \
+        --home-dir /home/envkit --shell /bin/bash --no-log-init envkit) \
+ && mkdir -p /home/envkit && chown 4242 /home/envkit
+ENV HOME=/home/envkit \
+    USER=envkit
+WORKDIR /home/envkit
+
 # The installer (uv, from the index through a throw-away bootstrap venv) and an empty
 # virtual environment; works with python:X.Y-slim and with PEP 668 system Pythons alike.
 ENV PIP_INDEX_URL="https://mirror.example/simple" \
@@ -32,30 +41,22 @@ RUN python3 -m venv /tmp/envkit-bootstrap \
  && /tmp/envkit-bootstrap/bin/pip install --quiet --no-cache-dir --disable-pip-version-check \
         --target /opt/envkit/installer "uv==0.13.9" \
  && rm -rf /tmp/envkit-bootstrap \
- && python3 -m venv --without-pip /opt/envkit/venv
+ && python3 -m venv --without-pip /opt/envkit/venv \
+ && chown -R envkit /opt/envkit/venv && chown envkit /opt/envkit
 ENV VIRTUAL_ENV=/opt/envkit/venv \
     PATH=/opt/envkit/venv/bin:/opt/envkit/installer/bin:$PATH \
     UV_NO_CACHE=1 \
     UV_PYTHON=/opt/envkit/venv/bin/python
 
-# The non-root user (uid 4242; --non-unique: some bases already use that uid). Created
-# before the packages, which change far more often than the uid does.
-RUN (getent passwd envkit >/dev/null || useradd --non-unique --uid 4242 --create-home \
-        --home-dir /home/envkit --shell /bin/bash --no-log-init envkit) \
- && mkdir -p /home/envkit && chown 4242 /home/envkit
-ENV HOME=/home/envkit \
-    USER=envkit
-WORKDIR /home/envkit
-
+USER envkit
 # The notebook's Python packages (and ipykernel) in one resolution: the spec's requirements, resolved at build time.
 COPY layer/ /opt/envkit/layer/
 RUN uv pip compile /opt/envkit/layer/requirements.txt --generate-hashes --no-header --no-annotate --quiet \
         -o /opt/envkit/hashes.txt \
  && uv pip sync /opt/envkit/hashes.txt \
- && python -c "import ipykernel" \
+ && python -c "import importlib.util as u, sys; sys.exit(u.find_spec('ipykernel') is None)" \
  && python /opt/envkit/freeze.py > /opt/envkit/lock.json
 
-USER envkit
 LABEL dev.envkit="1" \
       dev.envkit.build-key="sha256:19a84186cf8bbfa4b8b4f5189dde87d57f605bd447afb18560fcf2cfc737bc28" \
       dev.envkit.kind="image" \
