@@ -55,7 +55,7 @@ def capture_paths(paths: Iterable[str | os.PathLike[str]], *, mapper: Mapper | N
     notebooks = find_notebooks(paths)
     folders = [Path(p) for p in paths if Path(p).is_dir()]
     root = folders[0] if len(folders) == 1 and len(paths) == 1 else None
-    scan = Scan(root=root, progress=progress)
+    scan = Scan(root=root, progress=progress, many=len(notebooks) > 1)
     failed: list[NotebookError] = []
     for n, path in enumerate(notebooks, start=1):
         emit(progress, Step(n=n, total=len(notebooks), text=f"reading {path}"))

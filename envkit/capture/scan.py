@@ -62,6 +62,7 @@ class Scan:
     system_packages: list[str] = field(default_factory=list)  # from apt-get install lines
     followed: set[Path] = field(default_factory=set)
     notebooks: list[Path] = field(default_factory=list)
+    many: bool = False  # several notebooks: sources name theirs
 
     def __post_init__(self) -> None:
         forget_listings()  # folders may have changed since the last capture in this process
@@ -105,6 +106,12 @@ class Scan:
             self._pep723(cell.source, cell.index, label)
             self._findings(found, cell=cell.index, base=path.parent, local=local, file=None, label=label)
 
+    def _shown(self, label: str) -> str | None:
+        """In a scan of several notebooks a cell number needs its notebook's name."""
+        if not self.many:
+            return None
+        return _relative(Path(label), self.root) if self.root else Path(label).name
+
     def _pep723(self, source: str, cell: int, label: str) -> None:
         if "# /// script" not in source:
             return
@@ -116,14 +123,15 @@ class Scan:
         if block is None:
             return
         for dep in block.dependencies:
-            self.needs.append(Need(kind="pep723", value=dep, source=Source(kind="pep723", text=dep, cell=cell)))
+            self.needs.append(Need(kind="pep723", value=dep,
+                                   source=Source(kind="pep723", text=dep, cell=cell, file=self._shown(label))))
         if block.requires_python:
             self.requires_python.append(block.requires_python)
 
     def _findings(self, found: Findings, *, cell: int, base: Path, local: LocalModules,
                   file: str | None, label: str) -> None:
         def src(kind: str, text: str) -> Source:
-            return Source(kind=kind, text=text, cell=cell, file=file)
+            return Source(kind=kind, text=text, cell=cell, file=file or self._shown(label))
 
         for entry in found.sys_paths:
             local.add_path(base, entry)
