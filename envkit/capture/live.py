@@ -20,7 +20,7 @@ from typing import Any
 
 from packaging.utils import canonicalize_name
 
-from ..spec import EnvSpec
+from ..spec import EnvSpec, Lock, Pin
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -50,6 +50,11 @@ class LiveVersions:
     def pin_for(self, name: str) -> LivePin | None:
         key = canonicalize_name(name)
         return next((p for p in self.pins if key in {p.name, p.replaces}), None)
+
+    def to_lock(self, spec: EnvSpec) -> Lock:
+        """The pins as a ``Lock`` for ``spec`` (``source="kernel"``); direct installs keep their URL."""
+        return Lock(spec_digest=spec.digest(), python=self.python, source="kernel",
+                    packages=tuple(Pin(name=p.name, version=p.version, url=p.direct) for p in self.pins))
 
     def to_json(self) -> dict[str, Any]:
         return {"python": self.python, "not_loaded": list(self.not_loaded),

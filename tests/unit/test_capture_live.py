@@ -66,3 +66,12 @@ def test_live_in_a_real_capture(tmp_path: Path) -> None:
     live = live_versions(result.spec, imports=result.module_map())  # this process has packaging loaded
     merged = merge_live(result.spec, live)
     assert merged.requirement("packaging").specifier == f"=={metadata.version('packaging')}"
+
+
+def test_live_versions_as_a_lock() -> None:
+    spec = _spec()
+    live = live_versions(spec, {"packaging": object(), "envkit": object()})
+    lock = live.to_lock(merge_live(spec, live))
+    assert lock.source == "kernel" and lock.python == platform.python_version()
+    assert lock.pin("packaging").version == metadata.version("packaging")
+    assert lock.pin("envkit").url.startswith("file://")  # a direct install is not an index pin
