@@ -22,7 +22,8 @@ from ..spec import EnvSpec, Requirement, Source, Unresolved
 from .mapping import Mapper, load_rules, system_packages_for
 from .scan import Scan, SkippedCell
 
-_MAX_SOURCES = 5  # where a requirement was seen: enough to find it, not a log of every cell
+_MAX_SOURCES = 5
+OLDEST_PYTHON = "3.10"  # envkit's own floor (requires-python >= 3.10); older ones are end-of-life  # where a requirement was seen: enough to find it, not a log of every cell
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -139,6 +140,11 @@ def _python(scan: Scan, notes: list[str]) -> str:
         python = max(counts, key=lambda v: (counts[v], _version_key(v)))
     else:
         python = f"{sys.version_info.major}.{sys.version_info.minor}"
+    if _version_key(python) < _version_key(OLDEST_PYTHON):
+        # Python 2 or an end-of-life 3.x: current packages no longer install there.
+        notes.append(f"the notebook was saved with Python {python}; using {OLDEST_PYTHON}, the oldest"
+                     " Python envkit builds (set another with the spec's python)")
+        python = OLDEST_PYTHON
     for requires in scan.requires_python:
         try:
             allowed = SpecifierSet(requires)

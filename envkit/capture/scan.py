@@ -75,21 +75,18 @@ class Scan:
         self.followed.add(path)
         self.notebooks.append(nb.path)
         try:
-            self._notebook(nb, path)
+            language, version, code_cells = nb.kernel_language(), nb.python_version(), nb.code_cells()
         except (AttributeError, TypeError, KeyError) as exc:  # cells or metadata of the wrong shape
             raise NotebookError(f"{nb.path}: the notebook's structure is damaged ({type(exc).__name__}: {exc})",
                                 "open and save it in Jupyter, or check it with 'jupyter nbconvert --to notebook'"
                                 ) from exc
-
-    def _notebook(self, nb: Notebook, path: Path) -> None:
-        if nb.kernel_language() not in {"python", "python3", "ipython", "python2"}:
-            self.notes.append(f"{nb.path}: kernel language is {nb.kernel_language()!r}, not Python; skipped")
+        if language not in {"python", "python3", "ipython", "python2"}:
+            self.notes.append(f"{nb.path}: kernel language is {language!r}, not Python; skipped")
             return
-        version = nb.python_version()
         if version:
             self.pythons.append(version)
         local = LocalModules(direct=[path.parent], parents=_parents(path.parent, self.root))
-        cells = [(c, scan_cell(c.source)) for c in nb.code_cells()]
+        cells = [(c, scan_cell(c.source)) for c in code_cells]
         for _, found in cells:  # %%writefile and sys.path first: a later cell may write what an earlier one imports
             for filename, body in found.writes:
                 local.write(filename, body)

@@ -26,7 +26,7 @@ def notebook(tmp_path: Path) -> Path:
 def test_table_output(notebook: Path, capsys) -> None:
     assert main(["capture", str(notebook)]) == 0
     out = capsys.readouterr().out
-    assert "python 3.10" in out
+    assert "python 3.12" in out
     assert "cell 3: %pip install 'pandas>=2.0'" in out  # where each need came from
     assert "totally_unknown_module_xyz" in out  # unresolved, shown
     assert "envkit capture --write" in out  # the follow-up a terminal user can run
@@ -35,7 +35,7 @@ def test_table_output(notebook: Path, capsys) -> None:
 def test_json_output(notebook: Path, capsys) -> None:
     assert main(["capture", "--json", str(notebook)]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert data["python"] == "3.10"
+    assert data["python"] == "3.12"
     names = {r["name"] for r in data["requirements"]}
     assert {"numpy", "pandas", "requests", "scipy"} <= names
     assert {u["module"] for u in data["unresolved"]} == {"totally_unknown_module_xyz", "utils"}
@@ -54,7 +54,7 @@ def test_write_keeps_everything_else_and_validates(notebook: Path, capsys) -> No
     stored = after["metadata"].pop("envkit")
     assert after["cells"] == before["cells"]  # sources, outputs, ids untouched
     assert after["metadata"] == before["metadata"]  # custom metadata kept
-    assert stored["schema"] == 1 and stored["spec"]["python"] == "3.10"
+    assert stored["schema"] == 1 and stored["spec"]["python"] == "3.12"
     nbformat.validate(nbformat.read(notebook, as_version=4))
     meta = read_notebook(notebook).envkit()
     assert meta is not None and meta.spec.requirement("pandas").specifier == ">=2.0"

@@ -87,7 +87,7 @@ def test_unresolved_are_reported_with_reasons(features) -> None:
 
 def test_bad_cell_is_skipped_by_number(features) -> None:
     assert [(s.cell, "not valid Python" in s.reason) for s in features.skipped] == [(9, True)]
-    assert features.spec.python == "3.10"  # from language_info
+    assert features.spec.python == "3.12"  # from language_info
     assert features.spec.system_packages == ("graphviz", "libgl1", "libglib2.0-0")
 
 
@@ -182,3 +182,15 @@ def test_project_package_in_parent_or_src_layout_is_local(tmp_path: Path) -> Non
     result = capture_paths([tmp_path], mapper=Mapper(installed=False))
     assert set(result.local_modules) == {"myproj", "shared_helpers"}
     assert names(result) == {"attrs", "toolz"}
+
+
+def test_python_from_old_notebooks_is_raised_to_a_buildable_one(tmp_path: Path) -> None:
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    nb = new_notebook(cells=[new_code_cell("import numpy")],
+                      metadata={"language_info": {"name": "python", "version": "2.7.18"}})
+    nbformat.write(nb, tmp_path / "old.ipynb")
+    result = capture_notebook(tmp_path / "old.ipynb", mapper=Mapper(installed=False))
+    assert result.spec.python == "3.10"
+    assert any("Python 2.7" in note for note in result.notes)
