@@ -22,6 +22,7 @@ flagged ``kernel``: acceptable, never required.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import sys
@@ -96,6 +97,14 @@ def system_packages_for(dists: list[str]) -> list[str]:
     return sorted({p for d in dists for p in table.get(canonicalize_name(d), [])})
 
 
+def _importable(top: str) -> bool:
+    """True when a top-level module can be found on ``sys.path`` (found, not imported)."""
+    try:
+        return importlib.util.find_spec(top) is not None
+    except (ImportError, ValueError):
+        return False
+
+
 class Mapper:
     """Maps module names to distributions; ``installed=False`` ignores the running environment."""
 
@@ -139,6 +148,8 @@ class Mapper:
 
     def _installed(self, module: str) -> Mapped | None:
         top = module.split(".")[0]
+        if not _importable(top):  # not installed: skip reading every distribution's metadata
+            return None
         dists = sorted({canonicalize_name(d) for d in self._packages_distributions().get(top, [])})
         shared = top in load_rules()["namespace_roots"]
         if len(dists) == 1 and not shared:
