@@ -131,3 +131,18 @@ def test_export_of_a_notebook_without_image_says_build_first(tmp_path):
         export_notebook(nb, tmp_path / "n.envkit.tar")
     assert "envkit build" in caught.value.hint
     assert not (tmp_path / "n.envkit.tar").exists()
+
+
+def test_push_and_pull_from_the_magic_in_a_real_kernel(registry, share_image, tmp_path):
+    from support.notebooks import execute, make_notebook, text_of
+
+    repository = registry.repository("team/magic")
+    nb = make_notebook(tmp_path / "magic.ipynb", ["%load_ext envkit", f"%envkit push --to {repository}",
+                                                  "%envkit pull", "%envkit badge --repo o/n --ref main"])
+    update_envkit(nb, spec=share_image.spec, lock=share_image.lock, image=share_image.record())
+    ran = execute(nb)
+    pushed, pulled, badge = (text_of(c) for c in ran.cells[1:])
+    recorded = read_notebook(nb).envkit().image.repo_digest
+    assert recorded.startswith(repository + "@sha256:") and recorded in pushed
+    assert "matches spec" in pulled and "Traceback" not in pulled
+    assert "https://mybinder.org/v2/gh/o/n/main" in badge
