@@ -22,6 +22,7 @@ from ..spec import EnvSpec, Requirement, Source, Unresolved
 from .mapping import Mapper, load_rules, system_packages_for
 from .scan import Scan, SkippedCell
 
+_INSTALLERS = {"pip", "uv"}
 _MAX_SOURCES = 5
 OLDEST_PYTHON = "3.10"  # envkit's own floor (requires-python >= 3.10); older ones are end-of-life  # where a requirement was seen: enough to find it, not a log of every cell
 
@@ -76,6 +77,9 @@ def assemble(scan: Scan, *, mapper: Mapper | None = None) -> CaptureResult:
                 req = Requirement.parse(need.value, sources=(need.source,))
             except Exception as exc:  # PackageError from a hand-typed line: a note, not a crash
                 notes.append(f"cell {need.source.cell}: {exc}")
+                continue
+            if req.name in _INSTALLERS:  # "pip install -U pip" prepares the installer, not the notebook
+                notes.append(f"cell {need.source.cell}: upgrades the installer ({req.name}); not a requirement")
                 continue
             sources.setdefault(req.name, []).append(need.source)
             first = explicit.get(req.name)

@@ -115,7 +115,7 @@ def test_folder_capture_skips_checkpoints_and_merges(tmp_path: Path) -> None:
     (tmp_path / ".ipynb_checkpoints").mkdir()
     (tmp_path / "sub").mkdir()
     nbformat.write(new_notebook(cells=[new_code_cell("import numpy")]), tmp_path / "a.ipynb")
-    nbformat.write(new_notebook(cells=[new_code_cell("%pip install 'numpy<2'\nimport scipy")]),
+    nbformat.write(new_notebook(cells=[new_code_cell("!pip install -U pip\n%pip install 'numpy<2'\nimport scipy")]),
                    tmp_path / "sub" / "b.ipynb")
     nbformat.write(new_notebook(cells=[new_code_cell("import torch")]),
                    tmp_path / ".ipynb_checkpoints" / "a-checkpoint.ipynb")
