@@ -13,6 +13,7 @@ import json
 import os
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -147,8 +148,13 @@ def build_spec(spec: EnvSpec, *, lock: Lock | None = None, options: BuildOptions
 
     started = time.monotonic()
     readable, content = image_tags(spec, notebook, options)
-    pip = pip_settings()
-    reusable = None if options.no_cache else find_reusable(spec, options)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # The host's pip settings come from a `pip config list` subprocess (~0.25 s): read them
+        # while the engine is asked for a reusable image and the previous packages layer.
+        pip_future = pool.submit(pip_settings)
+        reusable = None if options.no_cache else find_reusable(spec, options)
+        base = None if options.no_cache or reusable else previous_layer(readable, spec, options)
+        pip = pip_future.result()
     if reusable is not None:
         context = render_context(spec, lock, options, notebook=notebook, pip=pip)
         for ref in (readable, content):
@@ -165,7 +171,6 @@ def build_spec(spec: EnvSpec, *, lock: Lock | None = None, options: BuildOptions
         emit(progress, Note(text="the package index needs credentials: downloading wheels on the host"))
         plan_context = render_context(spec, lock, options, notebook=notebook, pip=pip)
         wheels, wheel_hashes = download_wheels(plan_context.plan.requirements, spec=spec, options=options)
-    base = None if options.no_cache else previous_layer(readable, spec, options)
     if base is not None:
         emit(progress, Note(text=f"building on the packages layer of the previous {readable}: "
                                  "only what changed is installed"))

@@ -24,7 +24,12 @@ WORKDIR /home/envkit
 # The installer (uv, from the index through a throw-away bootstrap venv) and an empty
 # virtual environment; works with python:X.Y-slim and with PEP 668 system Pythons alike.
 COPY freeze.py /opt/envkit/freeze.py
-RUN python3 -m venv /tmp/envkit-bootstrap \
+# Debian/Ubuntu ship venv support apart (python3-venv): add it when the base lacks it.
+RUN (python3 -m venv /tmp/envkit-bootstrap 2>/dev/null \
+     || (rm -rf /tmp/envkit-bootstrap && command -v apt-get >/dev/null && apt-get update -qq \
+         && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv \
+         && rm -rf /var/lib/apt/lists/* && python3 -m venv /tmp/envkit-bootstrap) \
+     || (echo "envkit: the base image's python3 cannot make virtual environments" >&2; exit 1)) \
  && /tmp/envkit-bootstrap/bin/pip install --quiet --no-cache-dir --disable-pip-version-check \
         --target /opt/envkit/installer "uv==0.13.9" \
  && rm -rf /tmp/envkit-bootstrap \
