@@ -43,7 +43,22 @@ def notebook_image(path: Path, *, base_image: str = "", progress: Progress | Non
                           "pass an image instead: '--image REF'") from exc
     options = BuildOptions(base_image=base_image) if base_image else BuildOptions()
     record = ensure_image(path, options=options, progress=progress)
-    return record.tag or record.id
+    return stable_reference(record.tag, record.id)
+
+
+def stable_reference(tag: str, image_id: str) -> str:
+    """A reference that keeps naming this image: its content tag rather than ``:latest``.
+
+    A kernelspec or a run should not silently move to another image when the notebook is
+    rebuilt; the builder tags each image with its spec digest as well as ``latest``.
+    """
+    if tag and not tag.endswith(":latest"):
+        return tag
+    repo = tag.rsplit(":", 1)[0] if tag else ""
+    with translated(f"inspecting image {image_id or tag}"):
+        tags = api().inspect_image(image_id or tag).get("RepoTags") or []
+    pinned = sorted(t for t in tags if t.rsplit(":", 1)[0] == repo and not t.endswith(":latest"))
+    return pinned[0] if pinned else (image_id or tag)
 
 
 def resolve(target: str, *, image: str = "", base_image: str = "", progress: Progress | None = None) -> Target:
