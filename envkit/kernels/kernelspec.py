@@ -55,9 +55,12 @@ def probe_image(options: KernelOptions) -> dict[str, Any]:
     jupyter_client only provisions CurveZMQ keys for kernels whose spec declares ``curve``, and
     an ipykernel without it would ignore them, so this is read from the image, not assumed.
     """
-    from ..engine import base_labels, containers
+    from ..engine import LABEL_KERNEL_ID, LABEL_OWNER, base_labels, containers
+    from .container import owner
 
-    status, out = containers.run(options.image, [options.python, "-c", _PROBE], labels=base_labels("kernel-probe"))
+    # Labelled like a kernel, so the start-up sweep removes it if this process dies meanwhile.
+    labels = {**base_labels("kernel"), LABEL_KERNEL_ID: "probe", LABEL_OWNER: owner()}
+    status, out = containers.run(options.image, [options.python, "-c", _PROBE], labels=labels)
     if status != 0:
         raise KernelError(f"the image {options.image} has no working ipykernel (`{options.python}` exited {status})",
                           "build the notebook's image with 'envkit build', which installs ipykernel")

@@ -102,8 +102,18 @@ def test_installed_kernelspec_runs_and_is_removed(engine, kernel_image, jupyter_
         [container] = kernel_containers(engine)  # this test's only kernel
         assert container.attrs["HostConfig"]["Memory"] == 512 * 1024 * 1024
         if argv_only:
-            # The launcher is the kernel process here; SIGKILL it and the container must go.
             assert type(km.provisioner).__name__ == "LocalProvisioner"
+            # Interrupts reach the kernel through the launcher (it forwards SIGINT).
+            msg_id = kc.execute("import time\ntime.sleep(60)")
+            while kc.get_iopub_msg(timeout=30)["msg_type"] != "execute_input":
+                pass
+            time.sleep(0.3)
+            km.interrupt_kernel()
+            reply = kc.get_shell_msg(timeout=20)
+            while reply["parent_header"].get("msg_id") != msg_id:
+                reply = kc.get_shell_msg(timeout=20)
+            assert reply["content"].get("ename") == "KeyboardInterrupt"
+            # The launcher is the kernel process here; SIGKILL it and the container must go.
             os.kill(km.provisioner.pid, signal.SIGKILL)
             assert wait_until(lambda: not kernel_containers(engine), timeout=15)
     finally:
