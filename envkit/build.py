@@ -142,7 +142,7 @@ def build_spec(spec: EnvSpec, *, lock: Lock | None = None, options: BuildOptions
     Raises ``BuildFailed`` naming the failing step, the package at fault and the log's last
     lines; the previous image and tags are left as they were.
     """
-    from .dockerfile import image_labels, needs_host_download, render_context
+    from .dockerfile import base_image_for, image_labels, needs_host_download, render_context
     from .engine.images import build_image, tag_image
     from .hostwheels import download_wheels
 
@@ -184,7 +184,7 @@ def build_spec(spec: EnvSpec, *, lock: Lock | None = None, options: BuildOptions
         image_id, _ = build_image(context.tar(), labels={}, no_cache=options.no_cache,
                                   platform=options.platform, progress=progress, what=readable)
     except BuildFailed as exc:
-        raise _explain(exc, spec) from None
+        raise _explain(exc, spec, base_image_for(spec, options)) from None
     result_lock = read_lock(image_id, spec, known=lock, wheel_hashes=wheel_hashes)
     if not result_lock.python.startswith(spec.python + ".") and result_lock.python != spec.python:
         emit(progress, Note(text=f"the image has Python {result_lock.python}, the spec asks for {spec.python}",
@@ -228,7 +228,11 @@ def package_at_fault(lines: list[str], spec: EnvSpec) -> str | None:
     return blamed[0] if blamed else None
 
 
-def _explain(exc: BuildFailed, spec: EnvSpec) -> BuildFailed:
+def _explain(exc: BuildFailed, spec: EnvSpec, base_image: str) -> BuildFailed:
+    if exc.step and " : FROM " in exc.step:
+        return BuildFailed(exc.message, f"the base image {base_image} is neither on this engine nor pullable: "
+                           "pull it ('docker pull'), or pass --base-image with a local image",
+                           step=exc.step, log_tail=exc.log_tail)
     package = package_at_fault(exc.log_tail, spec)
     hint = ("check the package's name and version (the spec's requirements are in the notebook's "
             "metadata; 'envkit capture' shows where each came from)") if package else \

@@ -91,3 +91,10 @@ def test_ctrl_c_stops_the_build_and_removes_its_container(engine, base_image):
     assert "INTERRUPTED" in rest and "nothing was tagged" in rest
     with pytest.raises(docker.errors.NotFound):
         engine.containers.get(container)
+
+
+def test_missing_base_image_is_named(engine):
+    with pytest.raises(BuildFailed) as failed:
+        build_spec(tiny_spec(), options=BuildOptions(base_image="envkit-no-such-base:0"), notebook="nobase.ipynb")
+    assert failed.value.step and "FROM envkit-no-such-base:0" in failed.value.step
+    assert "envkit-no-such-base:0" in (failed.value.hint or "")
