@@ -65,3 +65,17 @@ def test_kernel_that_cannot_start_is_explained(engine, base_image, tmp_path):
         run_notebook(nb, image=base_image)
     assert "exec python failed" in str(info.value)
     assert not kernel_containers(engine)
+
+
+def test_run_uses_the_notebooks_own_image(engine, env_image, base_image, tmp_path):
+    from support.build import tiny_notebook, tiny_spec
+
+    nb = tiny_notebook(tmp_path / "tiny.ipynb", spec=tiny_spec(),
+                       cells=("import six, sys\nprint(sys.executable)",))
+    out = tmp_path / "out.ipynb"
+    # env_image built this spec already: the run finds it by spec digest instead of building.
+    done = envkit_run(str(nb), "-o", str(out), "--base-image", base_image)
+    assert done.returncode == 0, done.stdout + done.stderr
+    text = nbformat.read(out, as_version=4).cells[0].outputs[0]["text"]
+    assert text.strip() == "/opt/envkit/venv/bin/python"
+    assert not kernel_containers(engine)
