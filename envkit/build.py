@@ -87,7 +87,8 @@ def read_lock(image_id: str, spec: EnvSpec, *, known: Lock | None = None,
         if not hashes and prior is not None and prior.version == p["version"]:
             hashes = prior.hashes
         if not hashes and wheel_hashes:
-            hashes = tuple(sorted((wheel_hashes.get(p["name"]) or {}).get(p["version"], "").split())) or ()
+            wheel = (wheel_hashes.get(p["name"]) or {}).get(p["version"])
+            hashes = (wheel,) if wheel else ()
         pins.append(Pin(name=p["name"], version=p["version"], hashes=hashes, url=p.get("url", "")))
     return Lock(spec_digest=spec.digest(), python=data["python"], packages=tuple(pins), source="image",
                 platform=data.get("platform", ""))

@@ -87,3 +87,14 @@ def test_notebook_without_spec_is_captured_or_explained(base_image, tmp_path):
 
         with pytest.raises(EnvkitError, match="capture"):
             build_notebook(nb, options=BuildOptions(base_image=base_image))
+
+
+def test_ensure_image_uses_the_recorded_image(env_image, base_image, tmp_path):
+    from envkit.build import ensure_image
+
+    nb = tiny_notebook(tmp_path / "ensure.ipynb", spec=tiny_spec())
+    first = ensure_image(nb, options=BuildOptions(base_image=base_image))
+    assert first.id == env_image.image.id
+    events: list = []
+    again = ensure_image(nb, progress=events.append)  # recorded in the notebook: no build, no look-up
+    assert again == first and events == []
