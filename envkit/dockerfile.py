@@ -243,6 +243,9 @@ def render_context(spec: EnvSpec, lock: Lock | None, options: BuildOptions, *, n
     """
     from . import __version__
 
+    if options.uid <= 0:
+        raise UsageError(f"uid {options.uid} would make the image's user root",
+                         "pass a uid above 0 (--uid 1000), or leave it to envkit")
     pip = pip_settings() if pip is None else pip
     plan = plan_install(spec, lock, options, offline=bool(wheels))
     directory = "delta" if base_layer else "layer"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 from typing import TYPE_CHECKING
 
 from ..ui import UI
@@ -21,15 +20,18 @@ def add_build_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tag", default="", help="readable image name (default: envkit/<notebook>:latest)")
     p.add_argument("--platform", default="", help="target platform, e.g. linux/amd64")
     p.add_argument("--uid", type=int, default=None,
-                   help="uid of the image's non-root user (default: $ENVKIT_UID, else 1000)")
+                   help="uid of the image's non-root user (default: $ENVKIT_UID, else yours; 1000 for root)")
     p.add_argument("--no-lock", action="store_true", help="ignore the notebook's lock and resolve again")
 
 
 def build_options(args: argparse.Namespace) -> BuildOptions:
     """BuildOptions from parsed arguments."""
     from ..build import BuildOptions
+    from ..settings import default_uid
 
-    uid = args.uid if args.uid is not None else int(os.environ.get("ENVKIT_UID") or 1000)
+    # The caller's uid by default, so the kernel (which runs as the caller) owns HOME in the
+    # image; root gets 1000, since the image's user must not be root.
+    uid = args.uid if args.uid is not None else (default_uid() or 1000)
     return BuildOptions(base_image=args.base_image, tag=args.tag, platform=args.platform, uid=uid,
                         no_cache=getattr(args, "no_cache", False), use_lock=not args.no_lock)
 

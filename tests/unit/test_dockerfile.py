@@ -196,3 +196,8 @@ def test_previous_packages_layer_is_repeated_then_the_difference(tmp_path):
     assert second.files["delta/requirements.txt"] == b"idna\nsix\nipykernel\n"
     assert "COPY delta/ /opt/envkit/delta/" in second.dockerfile[cut:]
     assert "/opt/envkit/delta/requirements.txt" in second.files["delta/run.txt"].decode()
+
+
+def test_root_uid_refused(tmp_path):
+    with pytest.raises(UsageError, match="root"):
+        render_dockerfile(spec("six"), None, BuildOptions(uid=0), pip=pip(tmp_path))

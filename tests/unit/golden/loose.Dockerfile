@@ -38,6 +38,7 @@ RUN (python3 -m venv /tmp/envkit-bootstrap 2>/dev/null \
 ENV VIRTUAL_ENV=/opt/envkit/venv \
     PATH=/opt/envkit/venv/bin:/opt/envkit/installer/bin:$PATH \
     UV_NO_CACHE=1 \
+    UV_COMPILE_BYTECODE=1 \
     UV_PYTHON=/opt/envkit/venv/bin/python
 
 USER envkit
