@@ -6,7 +6,7 @@ import json
 
 import pytest
 from support import build as support_build
-from support.build import tiny_spec
+from support.build import run_tag, tiny_spec
 
 from envkit.build import BuildOptions, build_spec
 from envkit.engine import LABEL_SPEC, base_labels
@@ -32,7 +32,8 @@ def test_image_layout_contract(engine, env_image):
     labels = engine.images.get(image).labels
     assert labels[LABEL_SPEC] == tiny_spec().digest()
     assert labels["org.opencontainers.image.title"] == "tiny"
-    assert set(env_image.tags) == {"envkit/tiny:latest", f"envkit/tiny:{tiny_spec().digest()[7:19]}"}
+    repo = run_tag("tiny").rsplit(":", 1)[0]
+    assert set(env_image.tags) == {f"{repo}:latest", f"{repo}:{tiny_spec().digest()[7:19]}"}
     for tag in env_image.tags:
         assert engine.images.get(tag).id == image
 
@@ -73,7 +74,7 @@ def test_added_package_builds_on_the_previous_packages_layer(engine, env_image, 
     from envkit.engine.images import tag_image
     from envkit.events import Log, Note
 
-    tag = "envkit/delta-test:latest"
+    tag = run_tag("delta-test")
     tag_image(env_image.image.id, tag)  # the notebook's previous image
     events: list = []
     result = build_spec(tiny_spec("six", "idna"), options=BuildOptions(base_image=base_image, tag=tag),
@@ -81,9 +82,11 @@ def test_added_package_builds_on_the_previous_packages_layer(engine, env_image, 
     assert "COPY delta/ /opt/envkit/delta/" in result.dockerfile
     logs = [e.line for e in events if isinstance(e, Log)]
     # The repeated packages layer came from the cache: only the difference was installed.
-    assert any(e.text.startswith("reused") and "cached layer" in e.text for e in events if isinstance(e, Note))
+    notes = [e.text for e in events if isinstance(e, Note)]
+    assert any(n.startswith("building on the packages layer") for n in notes), notes
+    assert any(n.startswith("reused") and "cached layer" in n for n in notes), notes
     installs = [line for line in logs if line.lstrip().startswith("+ ")]
-    assert [line.split()[1].split("==")[0] for line in installs] == ["idna"]
+    assert [line.split()[1].split("==")[0] for line in installs] == ["idna"], "\n".join(logs[-40:])
     installed = installed_set(engine, result.image.id)
     assert installed == {p.name: p.version for p in result.lock.packages}
     assert "idna" in installed and installed["six"] == env_image.lock.pin("six").version

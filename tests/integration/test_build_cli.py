@@ -7,7 +7,7 @@ import os
 
 import pytest
 from support import build as support_build
-from support.build import tiny_notebook, tiny_spec
+from support.build import run_tag, tiny_notebook, tiny_spec
 
 from envkit.build import BuildOptions, build_dockerfile, build_notebook
 from envkit.cleanup import collect_garbage
@@ -20,15 +20,16 @@ env_image = support_build.env_image  # the session's shared image (a fixture)
 
 
 def test_build_writes_lock_and_image_into_the_notebook(env_image, base_image, tmp_path, capsys):
-    nb = tiny_notebook(tmp_path / "My Analysis.ipynb", spec=tiny_spec())
+    run = os.environ["ENVKIT_TEST_RUN"]
+    nb = tiny_notebook(tmp_path / f"My Analysis {run}.ipynb", spec=tiny_spec())
     before = read_notebook(nb).raw["cells"]
     assert main(["build", str(nb), "--base-image", base_image]) == 0
     out = capsys.readouterr().out
-    assert "reused envkit/my-analysis:latest" in out
+    assert f"reused envkit/my-analysis-{run}:latest" in out
     meta = read_notebook(nb).envkit()
     assert meta is not None and meta.lock == env_image.lock
     assert meta.image is not None and meta.image.id == env_image.image.id
-    assert meta.image.tag == "envkit/my-analysis:latest" and meta.image.spec_digest == tiny_spec().digest()
+    assert meta.image.tag == f"envkit/my-analysis-{run}:latest" and meta.image.spec_digest == tiny_spec().digest()
     assert read_notebook(nb).raw["cells"] == before
 
 
@@ -50,14 +51,14 @@ def test_images_lists_envkit_images(env_image, capsys):
     assert env_image.image.id in listed
     assert listed[env_image.image.id]["notebook"].endswith("tiny.ipynb")
     assert main(["images"]) == 0
-    assert "envkit/tiny:latest" in capsys.readouterr().out
+    assert run_tag("tiny") in capsys.readouterr().out
 
 
 def test_gc_removes_untagged_images_only(engine, env_image, base_image):
     run = os.environ["ENVKIT_TEST_RUN"]
     mine = {LABEL_TEST_RUN: run, "dev.envkit.gc-test": "1"}
     untagged = build_dockerfile(f"FROM {base_image}\nRUN echo gc-test > /gc\n", {}, tag="", labels=mine)
-    tagged = build_dockerfile(f"FROM {base_image}\nRUN echo gc-test-kept > /gc\n", {}, tag="envkit/gc-kept:latest",
+    tagged = build_dockerfile(f"FROM {base_image}\nRUN echo gc-test-kept > /gc\n", {}, tag=run_tag("gc-kept"),
                               labels=mine)
     try:
         planned = collect_garbage(dry_run=True, min_age=0, labels=mine)
@@ -71,22 +72,14 @@ def test_gc_removes_untagged_images_only(engine, env_image, base_image):
         engine.images.remove(tagged, force=True)
 
 
-def test_notebook_without_spec_is_captured_or_explained(base_image, tmp_path):
-    nb = tiny_notebook(tmp_path / "raw.ipynb")
-    try:
-        import envkit.capture as capture
-
-        has_capture = hasattr(capture, "capture_notebook")
-    except ImportError:
-        has_capture = False
-    if has_capture:
-        result = build_notebook(nb, options=BuildOptions(base_image=base_image))
-        assert result.lock.pin("six") is not None
-    else:
-        from envkit.errors import EnvkitError
-
-        with pytest.raises(EnvkitError, match="capture"):
-            build_notebook(nb, options=BuildOptions(base_image=base_image))
+def test_notebook_without_spec_is_captured_first(env_image, base_image, tmp_path):
+    nb = tiny_notebook(tmp_path / "raw.ipynb")  # imports six; no metadata.envkit
+    assert read_notebook(nb).envkit() is None
+    result = build_notebook(nb, options=BuildOptions(base_image=base_image))
+    meta = read_notebook(nb).envkit()
+    assert meta is not None and meta.spec is not None and meta.spec.requirement("six") is not None
+    assert meta.lock == result.lock and result.lock.pin("six") is not None
+    assert meta.image is not None and meta.image.id == result.image.id
 
 
 def test_ensure_image_uses_the_recorded_image(env_image, base_image, tmp_path):

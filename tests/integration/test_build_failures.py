@@ -11,7 +11,7 @@ import textwrap
 import docker
 import pytest
 from support import build as support_build
-from support.build import tiny_spec
+from support.build import run_tag, tiny_spec
 
 from envkit.build import BuildOptions, build_spec
 from envkit.engine import LABEL_TEST_RUN
@@ -32,7 +32,7 @@ def build_containers(lines: list[str]) -> set[str]:
     ("six==99.0.1", "six"),
 ])
 def test_failed_build_names_step_and_package(engine, env_image, base_image, requirement, package):
-    tag = "envkit/failing-build:latest"
+    tag = run_tag("failing-build")
     tag_image(env_image.image.id, tag)  # the "previous image" this failure must not move
     lines: list[str] = []
     try:

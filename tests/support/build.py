@@ -6,17 +6,23 @@ Other areas' tests (kernels, launch, run, share) import ``env_image`` from here:
     env_image = support_build.env_image   # a fixture; this form keeps ruff's F811 quiet
 
 It yields a ``BuildResult`` for a spec with ``six`` (plus ipykernel, which envkit always
-installs), built on the ``base_image`` fixture. The image carries this test run's label, so
+installs), built on the ``base_image`` fixture and tagged ``envkit/tiny-<test run>:latest``. The image carries this test run's label, so
 the session's end removes it.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 TINY_REQUIREMENTS = ("six",)
+
+
+def run_tag(name: str) -> str:
+    """``envkit/<name>-<test run>:latest``: tags of concurrent test sessions never collide."""
+    return f"envkit/{name}-{os.environ['ENVKIT_TEST_RUN']}:latest"
 
 
 def tiny_spec(*requirements: str, python: str = "3.11"):
@@ -50,7 +56,9 @@ def env_image(base_image, tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("env-image")
     notebook = tiny_notebook(folder / "tiny.ipynb", spec=tiny_spec())
-    return build_spec(tiny_spec(), options=BuildOptions(base_image=base_image), notebook=str(notebook))
+    # A tag of this run's own: a concurrent session's cleanup cannot take it away.
+    return build_spec(tiny_spec(), options=BuildOptions(base_image=base_image, tag=run_tag("tiny")),
+                      notebook=str(notebook))
 
 
 class PrivateIndex:
