@@ -56,10 +56,23 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
+CONTEXT_CASES = {
+    "offline": lambda t: dict(pip=pip(t, index_url="https://user:secret@private.example/simple"),
+                              wheels={"six-1.17.0-py2.py3-none-any.whl": b"wheel"}),
+    "incremental": lambda t: dict(pip=pip(t), base_layer=BaseLayer(
+        requirements=b"six\nipykernel\n",
+        command="uv pip compile /opt/envkit/layer/requirements.txt --generate-hashes -o /opt/envkit/hashes.txt")),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES) + sorted(CONTEXT_CASES))
 def test_golden(name, tmp_path):
-    s, lock, options, settings = CASES[name](tmp_path)
-    text = render_dockerfile(s, lock, options, notebook="analysis.ipynb", pip=settings)
+    if name in CONTEXT_CASES:
+        text = render_context(spec("six", "idna"), None, BuildOptions(), notebook="analysis.ipynb",
+                              **CONTEXT_CASES[name](tmp_path)).dockerfile
+    else:
+        s, lock, options, settings = CASES[name](tmp_path)
+        text = render_dockerfile(s, lock, options, notebook="analysis.ipynb", pip=settings)
     golden = GOLDEN / f"{name}.Dockerfile"
     if UPDATE:
         golden.write_text(text)
