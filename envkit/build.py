@@ -123,12 +123,15 @@ def previous_layer(ref: str, spec: EnvSpec, options: BuildOptions) -> BaseLayer 
     changed (one added package costs about one package's install, not the whole set).
     """
     from .dockerfile import LABEL_OPTIONS_KEY, LAYER_DIR, BaseLayer, options_key
+    from .engine import LABEL_SPEC
     from .engine.images import inspect_image, read_files
 
     data = inspect_image(ref) if ref else None
     labels = ((data or {}).get("Config") or {}).get("Labels") or {}
     if not data or labels.get(LABEL_OPTIONS_KEY) != options_key(spec, options):
         return None
+    if labels.get(LABEL_SPEC) == spec.digest():
+        return None  # the image is this spec's own: a build from scratch gives the same layers
     files = read_files(data["Id"], LAYER_DIR)
     requirements, command = files.get("layer/requirements.txt"), files.get("layer/run.txt")
     if requirements is None or command is None or b"--offline" in command:
