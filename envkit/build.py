@@ -156,8 +156,10 @@ def build_spec(spec: EnvSpec, *, lock: Lock | None = None, options: BuildOptions
         # The host's pip settings come from a `pip config list` subprocess (~0.25 s): read them
         # while the engine is asked for a reusable image and the previous packages layer.
         pip_future = pool.submit(pip_settings)
-        reusable = None if options.no_cache else find_reusable(spec, options)
-        base = None if options.no_cache or reusable else previous_layer(readable, spec, options)
+        # --no-lock asks for a fresh resolution: no reuse, no repeated packages layer.
+        fresh = options.no_cache or not options.use_lock
+        reusable = None if fresh else find_reusable(spec, options)
+        base = None if fresh or reusable else previous_layer(readable, spec, options)
         pip = pip_future.result()
     if reusable is not None:
         context = render_context(spec, lock, options, notebook=notebook, pip=pip)
@@ -343,5 +345,5 @@ def render_notebook(path: str | os.PathLike[str], *, options: BuildOptions = Bui
     p = Path(path)
     spec, lock = _spec_of(p)
     readable, _ = image_tags(spec, str(p.resolve()), options)
-    base = None if options.no_cache else previous_layer(readable, spec, options)
+    base = None if options.no_cache or not options.use_lock else previous_layer(readable, spec, options)
     return render_context(spec, lock, options, notebook=str(p.resolve()), base_layer=base)

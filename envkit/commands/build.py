@@ -21,7 +21,8 @@ def add_build_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--platform", default="", help="target platform, e.g. linux/amd64")
     p.add_argument("--uid", type=int, default=None,
                    help="uid of the image's non-root user (default: $ENVKIT_UID, else yours; 1000 for root)")
-    p.add_argument("--no-lock", action="store_true", help="ignore the notebook's lock and resolve again")
+    p.add_argument("--no-lock", action="store_true",
+                   help="ignore the notebook's lock and any image of the same spec: resolve again")
 
 
 def build_options(args: argparse.Namespace) -> BuildOptions:
