@@ -96,9 +96,9 @@ def test_context_tar_is_normalised():
 
 def test_layers_stable_to_volatile(tmp_path):
     text = render_dockerfile(spec("six", system_packages=("git",)), None, BuildOptions(), pip=pip(tmp_path))
-    # The user comes before the installer and the packages: a uid changes far less often than a
-    # package list, and the user owns the environment.
-    order = ["FROM python:3.11-slim", "apt-get install", "useradd", "python3 -m venv", "\nUSER envkit\n",
+    # The user comes before the packages (a uid changes far less often than a package list, and
+    # the user owns the environment), after the installer (a uid change keeps it cached).
+    order = ["FROM python:3.11-slim", "apt-get install", "python3 -m venv", "useradd", "\nUSER envkit\n",
              "uv pip compile", "uv pip sync", "find_spec('ipykernel')", "freeze.py >", "LABEL"]
     positions = [text.index(marker) for marker in order]
     assert positions == sorted(positions)

@@ -12,15 +12,6 @@ ENV SSL_CERT_FILE=/opt/envkit/ca-certificates.crt \
     PIP_CERT=/opt/envkit/ca-certificates.crt \
     REQUESTS_CA_BUNDLE=/opt/envkit/ca-certificates.crt
 
-# The non-root user (uid 1000; --non-unique: some bases already use that uid). It owns the
-# environment, so the kernel can install more packages into it at run time.
-RUN (getent passwd envkit >/dev/null || useradd --non-unique --uid 1000 --create-home \
-        --home-dir /home/envkit --shell /bin/bash --no-log-init envkit) \
- && mkdir -p /home/envkit && chown 1000 /home/envkit
-ENV HOME=/home/envkit \
-    USER=envkit
-WORKDIR /home/envkit
-
 # The installer (uv, from the index through a throw-away bootstrap venv) and an empty
 # virtual environment; works with python:X.Y-slim and with PEP 668 system Pythons alike.
 COPY freeze.py /opt/envkit/freeze.py
@@ -33,13 +24,23 @@ RUN (python3 -m venv /tmp/envkit-bootstrap 2>/dev/null \
  && /tmp/envkit-bootstrap/bin/pip install --quiet --no-cache-dir --disable-pip-version-check \
         --target /opt/envkit/installer "uv==0.13.9" \
  && rm -rf /tmp/envkit-bootstrap \
- && python3 -m venv --without-pip /opt/envkit/venv \
- && chown -R envkit /opt/envkit/venv && chown envkit /opt/envkit
+ && python3 -m venv --without-pip /opt/envkit/venv
 ENV VIRTUAL_ENV=/opt/envkit/venv \
     PATH=/opt/envkit/venv/bin:/opt/envkit/installer/bin:$PATH \
     UV_NO_CACHE=1 \
     UV_COMPILE_BYTECODE=1 \
     UV_PYTHON=/opt/envkit/venv/bin/python
+
+# The non-root user (uid 1000; --non-unique: some bases already use that uid). It owns the
+# (still empty) environment, so the packages are installed as that user and the kernel can add
+# more at run time; the installer above stays cached when only the uid changes.
+RUN (getent passwd envkit >/dev/null || useradd --non-unique --uid 1000 --create-home \
+        --home-dir /home/envkit --shell /bin/bash --no-log-init envkit) \
+ && mkdir -p /home/envkit && chown 1000 /home/envkit \
+ && chown -R envkit /opt/envkit/venv && chown envkit /opt/envkit
+ENV HOME=/home/envkit \
+    USER=envkit
+WORKDIR /home/envkit
 
 USER envkit
 # The notebook's Python packages (and ipykernel) in one resolution: the spec's requirements, resolved at build time.
