@@ -246,6 +246,18 @@ def _explain(exc: BuildFailed, spec: EnvSpec, base_image: str) -> BuildFailed:
     return BuildFailed(exc.message, hint, step=exc.step, package=package, log_tail=exc.log_tail)
 
 
+def notebook_label(path: Path) -> str:
+    """The notebook as images record it: its full path, with the home folder written ``~``.
+
+    Labels travel with a pushed image; the user's name in ``/home/<name>`` need not.
+    """
+    full = path.resolve()
+    try:
+        return "~/" + full.relative_to(Path.home().resolve()).as_posix()
+    except ValueError:
+        return full.as_posix()
+
+
 def _spec_of(path: Path) -> tuple[EnvSpec, Lock | None]:
     from .notebook import read_notebook
 
@@ -270,7 +282,7 @@ def build_notebook(path: str | os.PathLike[str], *, options: BuildOptions = Buil
 
     p = Path(path)
     spec, lock = _spec_of(p)
-    result = build_spec(spec, lock=lock, options=options, notebook=str(p.resolve()), progress=progress)
+    result = build_spec(spec, lock=lock, options=options, notebook=notebook_label(p), progress=progress)
     update_envkit(p, spec=spec, lock=result.lock, image=result.image)
     return result
 
@@ -344,6 +356,6 @@ def render_notebook(path: str | os.PathLike[str], *, options: BuildOptions = Bui
 
     p = Path(path)
     spec, lock = _spec_of(p)
-    readable, _ = image_tags(spec, str(p.resolve()), options)
+    readable, _ = image_tags(spec, notebook_label(p), options)
     base = None if options.no_cache or not options.use_lock else previous_layer(readable, spec, options)
-    return render_context(spec, lock, options, notebook=str(p.resolve()), base_layer=base)
+    return render_context(spec, lock, options, notebook=notebook_label(p), base_layer=base)

@@ -92,3 +92,13 @@ def test_credentials_detected_and_redacted():
 def test_target_platforms_follow_the_option():
     assert "manylinux2014_aarch64" in target_platforms(BuildOptions(platform="linux/arm64"))
     assert all(t.endswith("x86_64") for t in target_platforms(BuildOptions(platform="linux/amd64")))
+
+
+def test_notebook_label_hides_the_home_folder(tmp_path, monkeypatch):
+    from envkit.build import notebook_label
+
+    home = tmp_path / "home" / "alice"
+    (home / "proj").mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    assert notebook_label(home / "proj" / "a.ipynb") == "~/proj/a.ipynb"
+    assert notebook_label(tmp_path / "b.ipynb") == (tmp_path / "b.ipynb").resolve().as_posix()
