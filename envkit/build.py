@@ -101,9 +101,13 @@ def _record(image_id: str, spec: EnvSpec, tag: str) -> ImageRecord:
     return ImageRecord(id=image_id, tag=tag, spec_digest=spec.digest(), size=int(data.get("Size") or 0))
 
 
-def find_reusable(spec: EnvSpec, options: BuildOptions) -> str | None:
-    """The newest image built from the same spec digest, base, uid and platform, if any."""
-    from .dockerfile import LABEL_BUILD_KEY, build_key
+def find_reusable(spec: EnvSpec, options: BuildOptions, lock: Lock | None = None) -> tuple[str, Lock] | None:
+    """The newest image built from the same spec digest, base, uid and platform, and its lock.
+
+    When ``lock`` applies to the spec (see ``dockerfile.usable_lock``), the image must hold
+    exactly its pins: a lock from a live kernel may pin versions an earlier build did not pick.
+    """
+    from .dockerfile import LABEL_BUILD_KEY, build_key, usable_lock
     from .engine import LABEL_SPEC, LABEL_TEST_RUN
     from .engine.images import list_images
 
@@ -112,8 +116,16 @@ def find_reusable(spec: EnvSpec, options: BuildOptions) -> str | None:
     if run:
         # A test run only reuses its own images: another run removes its images when it ends.
         labels[LABEL_TEST_RUN] = run
-    found = list_images(labels)
-    return found[0].id if found else None
+    wanted = usable_lock(spec, lock, options)
+    for image in list_images(labels):
+        found = read_lock(image.id, spec, known=lock)
+        if wanted is None or all(_same_pin(found.pin(p.name), p) for p in wanted.packages):
+            return image.id, found
+    return None
+
+
+def _same_pin(have: Pin | None, want: Pin) -> bool:
+    return have is not None and have.version == want.version and have.url == want.url
 
 
 def previous_layer(ref: str, spec: EnvSpec, options: BuildOptions) -> BaseLayer | None:
@@ -123,15 +135,12 @@ def previous_layer(ref: str, spec: EnvSpec, options: BuildOptions) -> BaseLayer 
     changed (one added package costs about one package's install, not the whole set).
     """
     from .dockerfile import LABEL_OPTIONS_KEY, LAYER_DIR, BaseLayer, options_key
-    from .engine import LABEL_SPEC
     from .engine.images import inspect_image, read_files
 
     data = inspect_image(ref) if ref else None
     labels = ((data or {}).get("Config") or {}).get("Labels") or {}
     if not data or labels.get(LABEL_OPTIONS_KEY) != options_key(spec, options):
         return None
-    if labels.get(LABEL_SPEC) == spec.digest():
-        return None  # the image is this spec's own: a build from scratch gives the same layers
     files = read_files(data["Id"], LAYER_DIR)
     requirements, command = files.get("layer/requirements.txt"), files.get("layer/run.txt")
     if requirements is None or command is None or b"--offline" in command:
@@ -158,14 +167,14 @@ def build_spec(spec: EnvSpec, *, lock: Lock | None = None, options: BuildOptions
         pip_future = pool.submit(pip_settings)
         # --no-lock asks for a fresh resolution: no reuse, no repeated packages layer.
         fresh = options.no_cache or not options.use_lock
-        reusable = None if fresh else find_reusable(spec, options)
-        base = None if fresh or reusable else previous_layer(readable, spec, options)
+        found = None if fresh else find_reusable(spec, options, lock)
+        base = None if fresh or found else previous_layer(readable, spec, options)
         pip = pip_future.result()
-    if reusable is not None:
+    if found is not None:
+        reusable, result_lock = found
         context = render_context(spec, lock, options, notebook=notebook, pip=pip)
         for ref in (readable, content):
             tag_image(reusable, ref)
-        result_lock = read_lock(reusable, spec, known=lock)
         emit(progress, Note(text=f"reused {content} ({reusable[7:19]}): an image of this spec already exists"))
         seconds = time.monotonic() - started
         emit(progress, Done(text=f"{readable} reused in {seconds:.1f}s"))
@@ -357,5 +366,7 @@ def render_notebook(path: str | os.PathLike[str], *, options: BuildOptions = Bui
     p = Path(path)
     spec, lock = _spec_of(p)
     readable, _ = image_tags(spec, notebook_label(p), options)
-    base = None if options.no_cache or not options.use_lock else previous_layer(readable, spec, options)
+    base = None
+    if not options.no_cache and options.use_lock and find_reusable(spec, options, lock) is None:
+        base = previous_layer(readable, spec, options)
     return render_context(spec, lock, options, notebook=notebook_label(p), base_layer=base)

@@ -91,3 +91,29 @@ def test_added_package_builds_on_the_previous_packages_layer(engine, env_image, 
     assert installed == {p.name: p.version for p in result.lock.packages}
     assert "idna" in installed and installed["six"] == env_image.lock.pin("six").version
     assert engine.images.get(tag).id == result.image.id
+
+
+def test_kernel_lock_pins_what_the_kernel_had(engine, env_image, base_image):
+    from envkit.engine.images import tag_image
+    from envkit.spec import Lock, Pin
+
+    # A lock from a live kernel names only what the notebook imports, at the loaded versions.
+    kernel_lock = Lock(spec_digest=tiny_spec().digest(), python="3.11.2", source="kernel",
+                       packages=(Pin(name="six", version="1.16.0"),))
+    tag = run_tag("kernel-lock")
+    tag_image(env_image.image.id, tag)
+    result = build_spec(tiny_spec(), lock=kernel_lock, options=BuildOptions(base_image=base_image, tag=tag),
+                        notebook="kernel-lock.ipynb")
+    try:
+        assert not result.reused  # the image of this spec has another six: build one that has 1.16.0
+        assert "COPY delta/" in result.dockerfile  # on top of the previous packages layer
+        installed = installed_set(engine, result.image.id)
+        assert installed["six"] == "1.16.0" and "ipykernel" in installed
+        assert result.lock.source == "image" and result.lock.pin("six").version == "1.16.0"
+        assert installed == {p.name: p.version for p in result.lock.packages}
+        again = build_spec(tiny_spec(), lock=kernel_lock, options=BuildOptions(base_image=base_image, tag=tag),
+                           notebook="kernel-lock.ipynb")
+        assert again.reused and again.image.id == result.image.id  # now one does
+    finally:
+        # Later tests expect the newest image of the tiny spec to be the shared one.
+        engine.images.remove(result.image.id, force=True)

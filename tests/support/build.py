@@ -49,16 +49,25 @@ def tiny_notebook(path: Path, *, spec=None, cells: tuple[str, ...] = ("import si
     return path
 
 
+_SHARED: dict[str, object] = {}
+
+
 @pytest.fixture(scope="session")
 def env_image(base_image, tmp_path_factory):
     """A BuildResult for a tiny spec (``six`` + ipykernel) on the test base image, built once."""
     from envkit.build import BuildOptions, build_spec
 
+    # Each module that imports this fixture registers a session fixture of its own: keep one
+    # result for the whole session, so every module sees the same image.
+    if "env_image" in _SHARED:
+        return _SHARED["env_image"]
     folder = tmp_path_factory.mktemp("env-image")
     notebook = tiny_notebook(folder / "tiny.ipynb", spec=tiny_spec())
     # A tag of this run's own: a concurrent session's cleanup cannot take it away.
-    return build_spec(tiny_spec(), options=BuildOptions(base_image=base_image, tag=run_tag("tiny")),
-                      notebook=str(notebook))
+    result = build_spec(tiny_spec(), options=BuildOptions(base_image=base_image, tag=run_tag("tiny")),
+                        notebook=str(notebook))
+    _SHARED["env_image"] = result
+    return result
 
 
 class PrivateIndex:
