@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .engine import base_labels
-from .errors import BuildFailed, EnvkitError
+from .errors import BuildFailed, EngineError, EnvkitError
 from .events import Done, Note, Progress, emit
 from .settings import pip_settings
 from .spec import EnvSpec, ImageRecord, Lock, Pin
@@ -141,7 +141,10 @@ def previous_layer(ref: str, spec: EnvSpec, options: BuildOptions) -> BaseLayer 
     labels = ((data or {}).get("Config") or {}).get("Labels") or {}
     if not data or labels.get(LABEL_OPTIONS_KEY) != options_key(spec, options):
         return None
-    files = read_files(data["Id"], LAYER_DIR)
+    try:
+        files = read_files(data["Id"], LAYER_DIR)
+    except EngineError:
+        return None  # made by an envkit without layer/ (or a hand-made image under that tag)
     requirements, command = files.get("layer/requirements.txt"), files.get("layer/run.txt")
     if requirements is None or command is None or b"--offline" in command:
         return None  # an offline layer needs wheels the cache alone cannot give back

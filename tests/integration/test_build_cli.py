@@ -91,3 +91,25 @@ def test_ensure_image_uses_the_recorded_image(env_image, base_image, tmp_path):
     events: list = []
     again = ensure_image(nb, progress=events.append)  # recorded in the notebook: no build, no look-up
     assert again == first and events == []
+
+
+def test_foreign_image_under_the_tag_is_not_built_upon(base_image, env_image):
+    from envkit.build import previous_layer
+    from envkit.dockerfile import LABEL_OPTIONS_KEY, options_key
+    from envkit.engine.images import remove_image, tag_image
+
+    options = BuildOptions(base_image=base_image)
+    foreign, labelled, envkit_made = run_tag("foreign"), run_tag("labelled-only"), run_tag("envkit-made")
+    tag_image(base_image, foreign)  # not an envkit image at all
+    # Carries the right labels but no /opt/envkit/layer (an older envkit, or made by hand).
+    build_dockerfile(f"FROM {base_image}\n", {}, tag=labelled,
+                     labels={LABEL_OPTIONS_KEY: options_key(tiny_spec(), options)})
+    tag_image(env_image.image.id, envkit_made)
+    try:
+        assert previous_layer(foreign, tiny_spec("idna"), options) is None
+        assert previous_layer(labelled, tiny_spec("idna"), options) is None
+        assert previous_layer(envkit_made, tiny_spec("idna"), options) is not None
+        assert previous_layer(envkit_made, tiny_spec("idna"), BuildOptions(base_image=base_image, uid=4321)) is None
+    finally:
+        for tag in (foreign, labelled, envkit_made):
+            remove_image(tag)
