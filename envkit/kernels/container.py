@@ -253,6 +253,11 @@ def create(options: KernelOptions, *, connection_file: Path, cwd: Path, kernel_i
         binds=binds, init=True, auto_remove=True, cap_drop=["ALL"], cap_add=list(options.cap_add) or None,
         security_opt=["no-new-privileges"], **options.host_config(),
     )
+    if hasattr(os, "getuid"):
+        # The kernel runs as the caller's uid, which need not own the image's home folder (root
+        # callers, or a uid other than the one the image was built for); without capabilities it
+        # could not write there, and matplotlib, IPython and pip all want a writable HOME.
+        host_config.setdefault("tmpfs", {})[options.home] = f"uid={os.getuid()},gid={os.getgid()},mode=0700,exec"
     labels = {**base_labels("kernel"), LABEL_KERNEL_ID: kernel_id, LABEL_OWNER: owner()}
     if notebook:
         labels[LABEL_NOTEBOOK] = notebook
