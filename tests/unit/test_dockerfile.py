@@ -99,7 +99,7 @@ def test_layers_stable_to_volatile(tmp_path):
     # The user comes before the packages (a uid changes far less often than a package list, and
     # the user owns the environment), after the installer (a uid change keeps it cached).
     order = ["FROM python:3.11-slim", "apt-get install", "python3 -m venv", "useradd", "\nUSER envkit\n",
-             "uv pip compile", "uv pip sync", "find_spec('ipykernel')", "freeze.py >", "LABEL"]
+             "uv pip compile", "uv pip sync", "find_spec('ipykernel')", "freeze.py >", "dev.envkit.build-key="]
     positions = [text.index(marker) for marker in order]
     assert positions == sorted(positions)
 

@@ -3,6 +3,9 @@
 FROM envkit-test-base:bookworm
 # Some bases (Jupyter's docker-stacks) end with a non-root USER; the layers below need root.
 USER root
+# Every layer envkit builds carries this label, so what a failed or superseded build leaves in the
+# engine's cache can be found and removed ('envkit gc'); it never changes, so it never busts the cache.
+LABEL dev.envkit="1"
 ENV LANG=C.UTF-8 \
     PYTHONUNBUFFERED=1
 # The host's certificate bundle (public data): builds behind a TLS-intercepting proxy work,
