@@ -62,10 +62,18 @@ class _BuildState:
     image_id: str = ""
     tail: deque[str] | None = None
     cached: list[str] = field(default_factory=list)
+    pending: str = ""  # a line the engine has sent only part of so far
+
+
+def _flush(state: _BuildState, progress: Progress | None) -> None:
+    if state.pending:
+        _line(state.pending, state, progress)
+        state.pending = ""
 
 
 def _handle(chunk: Mapping[str, Any], state: _BuildState, progress: Progress | None) -> None:
     if "error" in chunk or "errorDetail" in chunk:
+        _flush(state, progress)
         detail = chunk.get("errorDetail") or {}
         raise _Failure(str(chunk.get("error") or detail.get("message") or "build failed"))
     if "aux" in chunk and isinstance(chunk["aux"], dict) and chunk["aux"].get("ID"):
@@ -79,8 +87,16 @@ def _handle(chunk: Mapping[str, Any], state: _BuildState, progress: Progress | N
     text = chunk.get("stream")
     if not isinstance(text, str):
         return
+    # The engine forwards output as the builder's process wrote it, so one line can arrive in
+    # several chunks (uv writes "+ idna==3.10" piecewise): only complete lines become events.
+    *complete, state.pending = (state.pending + text).split("\n")
+    for line in complete:
+        _line(line, state, progress)
+
+
+def _line(raw: str, state: _BuildState, progress: Progress | None) -> None:
     assert state.tail is not None
-    for line in ANSI.sub("", text).splitlines():
+    for line in ANSI.sub("", raw).splitlines():
         line = line.rstrip()
         if not line.strip():
             continue
@@ -123,6 +139,7 @@ def build_image(context: bytes, *, labels: Mapping[str, str], no_cache: bool = F
             stream = client.build(**kwargs)
             for chunk in stream:
                 _handle(chunk, state, progress)
+            _flush(state, progress)
     except _Failure as exc:
         raise BuildFailed(f"building {what} failed: {exc}", step=state.step or None,
                           log_tail=list(state.tail or ())) from None

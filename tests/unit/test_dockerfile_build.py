@@ -77,6 +77,17 @@ def test_stream_becomes_events():
     assert not [e for e in events if isinstance(e, Note)]
 
 
+def test_a_line_sent_in_pieces_is_one_log_event():
+    from envkit.engine.images import _flush
+
+    events: list = []
+    state = _BuildState(tail=deque(maxlen=20))
+    for piece in [" + ", "idna", "==", "3.10\n + six==1.16", ".0"]:
+        _handle({"stream": piece}, state, events.append)
+    _flush(state, events.append)
+    assert [e.line for e in events if isinstance(e, Log)] == [" + idna==3.10", " + six==1.16.0"]
+
+
 def test_in_band_error_raises():
     state = _BuildState(tail=deque(maxlen=20))
     with pytest.raises(_Failure, match="returned a non-zero code"):
