@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT
 
 EXAMPLES = sorted((ROOT / "examples").glob("*/*.ipynb"))

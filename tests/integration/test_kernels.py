@@ -8,7 +8,13 @@ import time
 from pathlib import Path
 
 import pytest
-from support.kernels import env_image, jupyter_dirs, kernel_containers, kernel_image  # noqa: F401
+from support.kernels import (  # noqa: F401
+    env_image,
+    jupyter_dirs,
+    kernel_containers,
+    kernel_image,
+    wait_until,
+)
 
 from envkit.engine import LABEL_KERNEL_ID, LABEL_OWNER
 from envkit.kernels.container import owner
@@ -30,15 +36,6 @@ def run_code(kc, code: str, timeout: float = 60) -> tuple[dict, str]:
 
     reply = kc.execute_interactive(code, timeout=timeout, output_hook=hook)
     return reply["content"], "".join(out)
-
-
-def wait_until(predicate, timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return predicate()
 
 
 @pytest.fixture

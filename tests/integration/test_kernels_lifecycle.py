@@ -11,7 +11,13 @@ import sys
 import time
 
 import pytest
-from support.kernels import env_image, jupyter_dirs, kernel_containers, kernel_image  # noqa: F401
+from support.kernels import (  # noqa: F401
+    env_image,
+    jupyter_dirs,
+    kernel_containers,
+    kernel_image,
+    wait_until,
+)
 
 from envkit.engine import LABEL_KERNEL_ID, LABEL_OWNER, base_labels, containers
 from envkit.kernels import container as kernel_container
@@ -28,15 +34,6 @@ kc = km.client(); kc.start_channels(); kc.wait_for_ready(timeout=60)
 print(json.dumps({"kernel_id": km.kernel_id}), flush=True)
 sys.stdin.read()
 """
-
-
-def wait_until(predicate, timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return predicate()
 
 
 def test_sigkilled_owner_leaves_no_container(engine, kernel_image, tmp_path):

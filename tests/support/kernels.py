@@ -12,6 +12,7 @@ import io
 import json
 import os
 import tarfile
+import time
 from pathlib import Path
 
 import pytest
@@ -113,3 +114,13 @@ def kernel_containers(engine, kernel_id: str | None = None) -> list:
 def write_json(path: Path, data: dict) -> Path:
     path.write_text(json.dumps(data, indent=1))
     return path
+
+
+def wait_until(predicate, timeout: float = 20.0) -> bool:
+    """Poll ``predicate`` every 0.1 s until it holds or ``timeout`` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return predicate()
