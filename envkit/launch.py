@@ -277,5 +277,20 @@ def start_lab(path: str | os.PathLike[str], *, copy: bool = False, port: int | N
     return server
 
 
-__all__ = ["LabServer", "ensure_lab_image", "free_port", "is_loopback", "lab_dockerfile", "lab_image_plan",
+def stop_labs(path: str | os.PathLike[str]) -> list[str]:
+    """Stop and remove the JupyterLab containers started for the notebook at ``path``.
+
+    A server started from a notebook (``%envkit launch``) outlives the cell; this is its off switch.
+    Returns the short IDs of the containers removed.
+    """
+    from .engine import containers
+
+    nb = str(Path(path).resolve())
+    found = containers.find({LABEL_KIND: "launch", LABEL_NOTEBOOK: nb})
+    for state in found:
+        containers.remove(state.id)
+    return [state.id[:12] for state in found]
+
+
+__all__ = ["LabServer", "ensure_lab_image", "stop_labs", "free_port", "is_loopback", "lab_dockerfile", "lab_image_plan",
            "redact", "start_lab"]

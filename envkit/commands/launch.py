@@ -18,15 +18,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", type=int, default=None, help="host port (default: a free one)")
     p.add_argument("--base-image", default="",
                    help="when the environment image must be built: build FROM this image (see 'envkit build')")
+    p.add_argument("--stop", action="store_true",
+                   help="stop the JupyterLab servers started for this notebook (e.g. by %%envkit launch)")
     p.add_argument("--ip", default="127.0.0.1",
                    help="host address to listen on (default 127.0.0.1; anything else is reachable from other machines)")
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:
     from ..build import BuildOptions
-    from ..launch import start_lab
+    from ..launch import start_lab, stop_labs
 
     path = notebook_path(args, ui)
+    if args.stop:
+        stopped = stop_labs(path)
+        ui.message(f"stopped {len(stopped)} JupyterLab server(s) for {path.name}"
+                   + (f": {', '.join(stopped)}" if stopped else ""))
+        return 0
     options = BuildOptions(base_image=args.base_image)
     with ui.progress(f"launch {path.name}") as progress:
         server = start_lab(path, copy=args.copy, port=args.port, ip=args.ip, options=options, progress=progress)
@@ -37,7 +44,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
             ui.message(f"JupyterLab: {server.url}")
         else:
             ui.message(f"opened {server.base_url} in your browser")
-        ui.message(f"stop it with: docker rm -f {server.container_id[:12]}")
+        ui.message("stop it with: %envkit launch --stop")
         return 0
     try:
         if args.no_browser or not _open_browser(server.url):
