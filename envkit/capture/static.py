@@ -1,6 +1,7 @@
 """Static reading of one cell or script: imports, install lines, ``%load_ext``, ``%run``, writes.
 
-A cell first goes through IPython's own input transforms (``TransformerManager.transform_cell``),
+A cell first goes through IPython's own input transforms (see ``transform``: the plain forms
+rewritten exactly as IPython would, anything else by ``TransformerManager.transform_cell``),
 so line magics become ``get_ipython().run_line_magic(name, args)``, cell magics
 ``run_cell_magic(name, line, body)`` and ``!cmd`` ``get_ipython().system(cmd)``: plain Python that
 ``ast`` parses. The walk then reads those calls instead of guessing at magic syntax. Cell magics
@@ -14,9 +15,9 @@ import ast
 import re
 import shlex
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 from .installs import InstallLine, parse_magic, parse_shell_line
+from .transform import transform
 
 # Cell magics whose body is Python code run in the kernel.
 PYTHON_CELL_MAGICS = {"time", "timeit", "capture", "prun", "debug", "memit", "mprun", "lprun",
@@ -57,21 +58,6 @@ class Findings:
     def extend(self, other: Findings) -> None:
         for name in ("imports", "installs", "load_ext", "runs", "run_modules", "writes", "sys_paths", "magics"):
             getattr(self, name).extend(getattr(other, name))
-
-
-@lru_cache(maxsize=1)
-def _transformer():  # type: ignore[no-untyped-def]
-    from IPython.core.inputtransformer2 import TransformerManager
-
-    return TransformerManager()
-
-
-def transform(source: str) -> str:
-    """The cell as IPython would run it: magics and ``!`` lines turned into Python calls."""
-    try:
-        return _transformer().transform_cell(source)
-    except Exception:  # IPython's transforms raise on odd input; parse the raw text then
-        return source
 
 
 def scan_cell(source: str, *, ipython: bool = True) -> Findings:
