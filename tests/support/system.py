@@ -26,6 +26,8 @@ def may_install() -> bool:
 
 
 _apt_updated = False
+# Another apt-get (a developer's, or a parallel test session) may hold dpkg's lock: wait for it.
+LOCK_WAIT = ("-o", "DPkg::Lock::Timeout=600")
 
 
 def apt_install(*packages: str, binaries: tuple[str, ...] = ()) -> None:
@@ -39,9 +41,9 @@ def apt_install(*packages: str, binaries: tuple[str, ...] = ()) -> None:
                       "(the test suite installs it by itself only with CI=true as root)")
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     if not _apt_updated:
-        subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+        subprocess.run(["apt-get", *LOCK_WAIT, "update", "-qq"], check=True, env=env)
         _apt_updated = True
-    subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages],
+    subprocess.run(["apt-get", *LOCK_WAIT, "install", "-y", "-qq", "--no-install-recommends", *packages],
                    check=True, env=env, stdout=subprocess.DEVNULL)
 
 
