@@ -216,7 +216,9 @@ def start_lab(path: str | os.PathLike[str], *, copy: bool = False, port: int | N
     record = ensure_image(nb, options=options or BuildOptions(), progress=progress)
     emit(progress, Step(n=2, total=3, text="JupyterLab image"))
     lab_image = ensure_lab_image(record.id, options=options, progress=progress)
-    uid = default_uid()
+    # The server runs as the caller, as before; settings.default_uid() is the image user's uid
+    # (never root), which the environment image above was built with.
+    uid = os.getuid() if hasattr(os, "getuid") else default_uid()
     gid = os.getgid() if hasattr(os, "getgid") else uid
     owned: list[str] = []
     if copy:

@@ -9,7 +9,7 @@ from support import build as support_build
 from support.build import run_tag, tiny_spec
 
 from envkit.build import BuildOptions, build_spec
-from envkit.engine import LABEL_SPEC, base_labels
+from envkit.labels import LABEL_SPEC, base_labels
 
 pytestmark = pytest.mark.docker
 env_image = support_build.env_image  # the session's shared image (a fixture)

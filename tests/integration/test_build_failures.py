@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -10,14 +9,15 @@ import textwrap
 
 import docker
 import pytest
+from support import TEST_RUN
 from support import build as support_build
 from support.build import run_tag, tiny_spec
 
 from envkit.build import BuildOptions, build_spec
-from envkit.engine import LABEL_TEST_RUN
 from envkit.engine.images import remove_image, tag_image
 from envkit.errors import BuildFailed
 from envkit.events import Log
+from envkit.labels import LABEL_TEST_RUN
 
 pytestmark = pytest.mark.docker
 env_image = support_build.env_image  # the session's shared image (a fixture)
@@ -51,7 +51,7 @@ def test_failed_build_names_step_and_package(engine, env_image, base_image, requ
         for cid in build_containers(lines):
             with pytest.raises(docker.errors.NotFound):
                 engine.containers.get(cid)
-        run = f"{LABEL_TEST_RUN}={os.environ['ENVKIT_TEST_RUN']}"
+        run = f"{LABEL_TEST_RUN}={TEST_RUN}"
         assert engine.containers.list(all=True, filters={"label": run}) == []
     finally:
         remove_image(tag)
