@@ -129,3 +129,31 @@ def test_docker_is_imported_only_under_engine():
         pytest.xfail("envkit/kernels/options.py still imports docker.types (being moved behind the engine "
                      "on another branch)")
     assert not wrong, "\n".join(wrong)
+
+
+def _names_from(path: Path, module: str) -> set[str]:
+    """The names imported from ``module`` (relative form, e.g. ``..settings``) in ``path``."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and "." * node.level + (node.module or "") == module:
+            names |= {alias.name for alias in node.names}
+    return names
+
+
+@pytest.mark.parametrize(("room", "settings"), [("envkit.plan", ".settings"), ("envkit.dockerfile", "..settings")])
+def test_plan_and_dockerfile_do_no_io(room, settings):
+    """plan decides and dockerfile renders: neither asks the engine, runs a process or reads the environment."""
+    forbidden = ("os", "subprocess", "docker", "envkit.engine", "envkit.build")
+    for name, path in MODULES.items():
+        if name != room and not name.startswith(room + "."):
+            continue
+        for target, line in _imports(name, path):
+            assert not any(target == f or target.startswith(f + ".") for f in forbidden), \
+                f"{path.name}:{line} imports {target}"
+        assert _names_from(path, settings) <= {"PipSettings"}, f"{path.name} reads settings itself"
+
+
+def test_no_test_switch_in_product_code():
+    """Tests reach envkit through public settings (ENVKIT_LABELS), never a test-only variable."""
+    found = [str(p.relative_to(PACKAGE.parent)) for p in MODULES.values() if "ENVKIT_TEST" in p.read_text()]
+    assert not found, found
