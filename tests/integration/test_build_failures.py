@@ -98,3 +98,25 @@ def test_missing_base_image_is_named(engine):
         build_spec(tiny_spec(), options=BuildOptions(base_image="envkit-no-such-base:0"), notebook="nobase.ipynb")
     assert failed.value.step and "FROM envkit-no-such-base:0" in failed.value.step
     assert "envkit-no-such-base:0" in (failed.value.hint or "")
+
+
+def test_unreachable_index_is_a_network_error_not_a_package(engine, base_image, monkeypatch):
+    # Inside the build's container nothing listens on its own 127.0.0.1:9: every request is refused.
+    monkeypatch.setenv("PIP_INDEX_URL", "http://127.0.0.1:9/simple")
+    with pytest.raises(BuildFailed) as failed:
+        build_spec(tiny_spec("six", "typing-extensions"), options=BuildOptions(base_image=base_image),
+                   notebook="unreachable-index.ipynb")
+    error = failed.value
+    assert error.package is None and "package at fault" not in str(error)
+    assert "a network error reaching the package index http://127.0.0.1:9" in error.message, str(error)
+    # The index settings come before the installer: bootstrapping uv from the index fails first (pip's words).
+    assert error.step and " : RUN " in error.step
+    run = f"{LABEL_TEST_RUN}={TEST_RUN}"
+    assert engine.containers.list(all=True, filters={"label": run}) == []
+
+
+def test_engine_architecture_is_the_engines(engine):
+    from envkit.engine.system import engine_machine
+
+    arch = engine.info()["Architecture"]
+    assert engine_machine() == {"amd64": "x86_64", "arm64": "aarch64"}.get(arch, arch)
