@@ -21,12 +21,15 @@ import uuid
 from dataclasses import replace
 from pathlib import Path
 
-os.environ.setdefault("ENVKIT_TEST_RUN", f"bench-{uuid.uuid4().hex[:8]}")
+RUN = f"bench-{uuid.uuid4().hex[:8]}"
+# Everything envkit makes here carries the test-run label (the public ENVKIT_LABELS setting).
+os.environ["ENVKIT_LABELS"] = ",".join(filter(None, [os.environ.get("ENVKIT_LABELS", ""), f"dev.envkit.test-run={RUN}"]))
 
 from envkit.build import BuildOptions, build_dockerfile, build_spec, forwarding_files  # noqa: E402
-from envkit.dockerfile import UV_VERSION  # noqa: E402
-from envkit.engine import LABEL_TEST_RUN, base_labels, connect  # noqa: E402
+from envkit.engine import connect  # noqa: E402
 from envkit.engine.images import tag_image  # noqa: E402
+from envkit.labels import LABEL_TEST_RUN, base_labels  # noqa: E402
+from envkit.plan import UV_VERSION  # noqa: E402
 from envkit.spec import EnvSpec, Requirement  # noqa: E402
 
 PACKAGES = ("requests", "six")
@@ -124,8 +127,7 @@ def main(argv: list[str] | None = None) -> int:
                                    f"({100 * overhead / (base_size + venv_size):.0f}% overhead; uv itself "
                                    f"{installer_size / 1e6:.0f} MB)"))
     finally:
-        run = os.environ["ENVKIT_TEST_RUN"]
-        for image in client.images.list(filters={"label": f"{LABEL_TEST_RUN}={run}"}):
+        for image in client.images.list(filters={"label": f"{LABEL_TEST_RUN}={RUN}"}):
             try:
                 client.images.remove(image.id, force=True)
             except Exception:  # noqa: BLE001 - best effort: a parent removed first takes its children

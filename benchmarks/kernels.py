@@ -26,13 +26,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
-os.environ.setdefault("ENVKIT_TEST_RUN", "bench")
+RUN = "bench"
+# Everything envkit makes here carries the test-run label (the public ENVKIT_LABELS setting).
+os.environ.setdefault("ENVKIT_LABELS", f"dev.envkit.test-run={RUN}")
 
 from jupyter_client import KernelManager  # noqa: E402
 
-from envkit.engine import LABEL_KIND, LABEL_TEST_RUN, api, base_labels  # noqa: E402
+from envkit.engine import api  # noqa: E402
 from envkit.kernels.kernelspec import OneSpecManager, kernel_manager  # noqa: E402
 from envkit.kernels.options import KernelOptions  # noqa: E402
+from envkit.labels import LABEL_KIND, LABEL_TEST_RUN, base_labels  # noqa: E402
 
 DOCKERNEL_VENV = Path("/tmp/dockernel-venv")
 DOCS = ROOT / "docs" / "kernels.md"
@@ -150,7 +153,7 @@ def many(image: str, n: int) -> dict:
             "import os; os.getpid()", timeout=60, output_hook=lambda msg: None)
         answered += reply["content"]["status"] == "ok"
     ids = [c["Id"] for c in api().containers(filters={"label": [f"{LABEL_KIND}=kernel",
-                                                                   f"{LABEL_TEST_RUN}={os.environ['ENVKIT_TEST_RUN']}"]})]
+                                                                   f"{LABEL_TEST_RUN}={RUN}"]})]
     mems = []
     for cid in ids:
         stats = api().stats(cid, stream=False, one_shot=True)

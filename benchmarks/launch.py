@@ -26,7 +26,8 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-os.environ.setdefault("ENVKIT_TEST_RUN", "bench")
+# Everything envkit makes here carries the test-run label (the public ENVKIT_LABELS setting).
+os.environ.setdefault("ENVKIT_LABELS", "dev.envkit.test-run=bench")
 
 DOCS = ROOT / "docs" / "share.md"
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"

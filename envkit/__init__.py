@@ -7,10 +7,9 @@ Docker Engine API, and run the notebook's kernel inside a container of it.
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
 from .errors import EnvkitError
 from .spec import EnvSpec, Lock, Pin, Requirement
+from .version import __version__
 
 __all__ = [
     "EnvSpec",

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from .engine.images import ImageInfo, containers_using, list_images, remove_image
 from .events import Done, Note, Progress, emit
+from .labels import LABEL_BUILD_KEY
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -33,8 +34,6 @@ class Garbage:
 def find_garbage(*, everything: bool = False, min_age: float = 600.0,
                  labels: Mapping[str, str] | None = None) -> list[Garbage]:
     """The unused envkit images (see the module's docstring), newest first."""
-    from .dockerfile import LABEL_BUILD_KEY
-
     images = list_images(labels)
     now = time.time()
     newest_by_key: dict[str, str] = {}

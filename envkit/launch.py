@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from .engine import LABEL_KIND, LABEL_NOTEBOOK, LABEL_OWNER, LABEL_SPEC, base_labels
 from .errors import EngineError
 from .events import Done, Log, Note, Progress, Step, emit
+from .labels import LABEL_BUILD_KEY, LABEL_KIND, LABEL_NOTEBOOK, LABEL_OWNER, LABEL_SPEC, base_labels
 from .settings import debug, default_uid
 
 if TYPE_CHECKING:
@@ -104,14 +104,13 @@ def redact(text: str, token: str) -> str:
 
 def lab_dockerfile(env_image: str, user: str) -> tuple[str, dict[str, str]]:
     """The JupyterLab layer's Dockerfile for ``env_image`` and its content tag."""
-    from . import __version__
-    from .build import forwarding_variables
-    from .dockerfile import render_template
+    from .build import forwarding_variables, render_template
+    from .version import __version__
 
     labels = {LABEL_KIND: "launch", LABEL_LAB_BASE: env_image,
               # The layer inherits the environment's labels; blank the ones envkit's build
               # looks up, so this image is never mistaken for (and reused as) the environment.
-              LABEL_SPEC: "", "dev.envkit.build-key": ""}
+              LABEL_SPEC: "", LABEL_BUILD_KEY: ""}
     text = render_template("jupyterlab.Dockerfile.j2", base_image=env_image, jupyterlab=JUPYTERLAB,
                            user=user or "envkit", envkit_version=__version__, labels=sorted(labels.items()),
                            **forwarding_variables())
@@ -156,8 +155,7 @@ def _image_config(image_id: str) -> dict:
 def _copy_image(lab_image: str, folder: Path, *, owner: str, options: BuildOptions | None,
                 progress: Progress | None) -> str:
     """A throw-away image with ``folder`` copied to WORKDIR (hidden and cache folders left out)."""
-    from .build import BuildOptions, build_dockerfile
-    from .dockerfile import render_template
+    from .build import BuildOptions, build_dockerfile, render_template
 
     files: dict[str, bytes] = {}
     for p in sorted(folder.rglob("*")):
@@ -218,7 +216,9 @@ def start_lab(path: str | os.PathLike[str], *, copy: bool = False, port: int | N
     record = ensure_image(nb, options=options or BuildOptions(), progress=progress)
     emit(progress, Step(n=2, total=3, text="JupyterLab image"))
     lab_image = ensure_lab_image(record.id, options=options, progress=progress)
-    uid = default_uid()
+    # The server runs as the caller, as before; settings.default_uid() is the image user's uid
+    # (never root), which the environment image above was built with.
+    uid = os.getuid() if hasattr(os, "getuid") else default_uid()
     gid = os.getgid() if hasattr(os, "getgid") else uid
     owned: list[str] = []
     if copy:

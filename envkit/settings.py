@@ -6,10 +6,14 @@ Core functions take plain arguments; front ends call these functions to fill def
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from .errors import UsageError
 
 CA_BUNDLE_VARIABLES = ("PIP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")
 
@@ -19,12 +23,63 @@ def debug() -> bool:
     return os.environ.get("ENVKIT_DEBUG", "") not in ("", "0", "false")
 
 
-def default_uid() -> int:
-    """The uid the image's user and container kernels run as (``ENVKIT_UID`` or the caller's)."""
-    value = os.environ.get("ENVKIT_UID")
+def default_uid(environ: Mapping[str, str] | None = None) -> int:
+    """The uid of the image's user, the same for every front end (build, launch, run, kernels).
+
+    ``ENVKIT_UID`` when set; else the caller's uid, so a kernel running as the caller owns the
+    image's home folder; else (a root caller, or no uids on this system) 1000: the image's
+    user is never root. The uid is part of the build key, so one rule gives one image per spec.
+    """
+    env = os.environ if environ is None else environ
+    value = env.get("ENVKIT_UID", "").strip()
     if value:
+        if not value.isdigit() or int(value) == 0:
+            raise UsageError(f"ENVKIT_UID={value!r}: not a uid above 0",
+                             "set it to the uid the image's user should have (e.g. 1000), or unset it")
         return int(value)
-    return os.getuid() if hasattr(os, "getuid") else 1000
+    caller = os.getuid() if hasattr(os, "getuid") else 0
+    return caller if caller > 0 else 1000
+
+
+# A label key as Docker and the OCI conventions write them (reverse-DNS, dots, dashes, slashes).
+_LABEL_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]*")
+
+
+def extra_labels(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The labels ``ENVKIT_LABELS`` adds to everything envkit creates (``k=v,k2=v2``).
+
+    Teams mark what envkit makes (``team=ds``); a test run marks its own objects, and the build
+    reuses only images that carry these labels too. Keys are label keys; values hold no comma,
+    newline or control character.
+    """
+    env = os.environ if environ is None else environ
+    labels: dict[str, str] = {}
+    for item in env.get("ENVKIT_LABELS", "").split(","):
+        if not item.strip():
+            continue
+        key, sep, value = item.strip().partition("=")
+        if not sep or not _LABEL_KEY.fullmatch(key) or any(ord(c) < 32 or c == "\x7f" for c in value):
+            raise UsageError(f"ENVKIT_LABELS: {item.strip()!r} is not KEY=VALUE",
+                             "write labels as key=value pairs separated by commas, "
+                             "e.g. ENVKIT_LABELS='team=ds,project=churn'")
+        labels[key] = value
+    return labels
+
+
+def template_dirs(environ: Mapping[str, str] | None = None) -> list[Path]:
+    """User template folders searched before envkit's own (only those that exist).
+
+    ``ENVKIT_TEMPLATES`` (folders separated by the path separator), else
+    ``$XDG_CONFIG_HOME/envkit/templates`` (``~/.config/envkit/templates``).
+    """
+    env = os.environ if environ is None else environ
+    given = env.get("ENVKIT_TEMPLATES")
+    if given:
+        dirs = [Path(p) for p in given.split(os.pathsep) if p]
+    else:
+        config = Path(env.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+        dirs = [config / "envkit" / "templates"]
+    return [d for d in dirs if d.is_dir()]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -102,4 +157,4 @@ def pip_settings(environ: dict[str, str] | None = None) -> PipSettings:
     )
 
 
-__all__ = ["PipSettings", "pip_settings", "debug", "default_uid"]
+__all__ = ["PipSettings", "debug", "default_uid", "extra_labels", "pip_settings", "template_dirs"]

@@ -16,12 +16,13 @@ import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from . import __version__
-from .engine import LABEL_SPEC, registry
+from .engine import registry
 from .errors import EngineError, RegistryError
 from .events import Done, Progress, Step, emit
+from .labels import LABEL_SPEC
 from .notebook import read_notebook, update_envkit
 from .spec import EnvkitMetadata, ImageRecord
+from .version import __version__
 
 MANIFEST = "envkit-manifest.json"
 IMAGE_MEMBER = "image.tar"

@@ -1,24 +1,22 @@
 """Shared fixtures. Integration tests (marked ``docker``) get a real engine and base image.
 
-Every object a test makes carries the label ``dev.envkit.test-run=<id>``; the session checks
-at the end that no container with this run's label is left.
+Every object a test makes carries the label ``dev.envkit.test-run=<id>`` (``support`` puts it
+into ``ENVKIT_LABELS``); the session checks at the end that no container with this run's label is left.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from support import system  # noqa: E402
+from support import TEST_RUN, system  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-TEST_RUN = os.environ.setdefault("ENVKIT_TEST_RUN", uuid.uuid4().hex[:12])
 
 
 @pytest.fixture(scope="session")

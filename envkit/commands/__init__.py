@@ -54,7 +54,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser(prog: str = "envkit") -> argparse.ArgumentParser:
     """The parser for every subcommand; used by the CLI and the magic alike."""
     parser = _Parser(prog=prog, description="A Jupyter notebook that carries its own environment.")
-    from .. import __version__
+    from ..version import __version__
 
     parser.add_argument("--version", action="version", version=f"envkit {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)

@@ -17,7 +17,7 @@ HELP = "build the notebook's image (or reuse one of the same spec) and store its
 def add_build_options(p: argparse.ArgumentParser) -> None:
     """Options shared by ``build`` and ``dockerfile``."""
     p.add_argument("--base-image", default="", help="image to build FROM (default: python:X.Y-slim for the spec)")
-    p.add_argument("--tag", default="", help="readable image name (default: envkit/<notebook>:latest)")
+    p.add_argument("--tag", default="", help="readable image name (default: envkit/<notebook>-<hash of its path>:latest)")
     p.add_argument("--platform", default="", help="target platform, e.g. linux/amd64")
     p.add_argument("--uid", type=int, default=None,
                    help="uid of the image's non-root user (default: $ENVKIT_UID, else yours; 1000 for root)")
@@ -28,12 +28,9 @@ def add_build_options(p: argparse.ArgumentParser) -> None:
 def build_options(args: argparse.Namespace) -> BuildOptions:
     """BuildOptions from parsed arguments."""
     from ..build import BuildOptions
-    from ..settings import default_uid
 
-    # The caller's uid by default, so the kernel (which runs as the caller) owns HOME in the
-    # image; root gets 1000, since the image's user must not be root.
-    uid = args.uid if args.uid is not None else (default_uid() or 1000)
-    return BuildOptions(base_image=args.base_image, tag=args.tag, platform=args.platform, uid=uid,
+    # uid None: the one default rule of every front end (envkit.settings.default_uid).
+    return BuildOptions(base_image=args.base_image, tag=args.tag, platform=args.platform, uid=args.uid,
                         no_cache=getattr(args, "no_cache", False), use_lock=not args.no_lock)
 
 
@@ -54,7 +51,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
         ui.text_block(context.dockerfile)
         rows = [[name, len(context.files.get(name, context.dockerfile.encode()))] for name in context.names()]
         ui.table(["context file", "bytes"], rows, title="build context:")
-        ui.message(f"packages: {context.plan.origin}")
+        ui.message(f"packages: {context.install.origin}")
         return 0
     with ui.progress(f"build {path.name}") as progress:
         result = build_notebook(path, options=options, progress=progress)

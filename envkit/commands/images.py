@@ -23,8 +23,8 @@ def age(seconds: float) -> str:
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:
-    from ..engine import LABEL_KIND, LABEL_NOTEBOOK, LABEL_SPEC
     from ..engine.images import list_images
+    from ..labels import LABEL_KIND, LABEL_NOTEBOOK, LABEL_SPEC
 
     images = list_images()
     now = time.time()

@@ -22,27 +22,7 @@ from ..errors import EngineError, EngineUnavailable
 if TYPE_CHECKING:
     import docker
 
-LABEL = "dev.envkit"
-LABEL_KIND = f"{LABEL}.kind"              # image | kernel | launch | run | build
-LABEL_SPEC = f"{LABEL}.spec-digest"
-LABEL_NOTEBOOK = f"{LABEL}.notebook"
-LABEL_VERSION = f"{LABEL}.version"
-LABEL_KERNEL_ID = f"{LABEL}.kernel-id"
-LABEL_OWNER = f"{LABEL}.owner"
-LABEL_TEST_RUN = f"{LABEL}.test-run"      # set from ENVKIT_TEST_RUN so tests find their leftovers
-
 CONNECT_TIMEOUT = 2.0
-
-
-def base_labels(kind: str) -> dict[str, str]:
-    """Labels every object envkit creates carries (``kind``, version, test run if any)."""
-    from .. import __version__
-
-    labels = {LABEL: "1", LABEL_KIND: kind, LABEL_VERSION: __version__}
-    run = os.environ.get("ENVKIT_TEST_RUN")
-    if run:
-        labels[LABEL_TEST_RUN] = run
-    return labels
 
 
 def _context_host() -> str | None:
@@ -136,8 +116,4 @@ def translated(action: str) -> Iterator[None]:
         raise EngineError(f"{action}: {exc}") from exc
 
 
-__all__ = [
-    "LABEL", "LABEL_KIND", "LABEL_SPEC", "LABEL_NOTEBOOK", "LABEL_VERSION", "LABEL_KERNEL_ID",
-    "LABEL_OWNER", "LABEL_TEST_RUN", "api", "base_labels", "connect", "engine_url", "reset",
-    "translated",
-]
+__all__ = ["api", "connect", "engine_url", "reset", "translated"]

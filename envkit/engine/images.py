@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import BuildFailed, EngineError, Interrupted
 from ..events import Log, Note, Progress, Step, Transfer, emit
-from . import LABEL, api, base_labels, engine_url, translated
+from ..labels import LABEL, base_labels
+from . import api, engine_url, translated
 
 if TYPE_CHECKING:
     import docker

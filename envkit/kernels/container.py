@@ -25,16 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from .. import settings
-from ..engine import (
-    LABEL_KERNEL_ID,
-    LABEL_KIND,
-    LABEL_NOTEBOOK,
-    LABEL_OWNER,
-    base_labels,
-    containers,
-    engine_url,
-)
+from ..engine import containers, engine_url
 from ..errors import EngineError, KernelError
+from ..labels import LABEL_KERNEL_ID, LABEL_KIND, LABEL_NOTEBOOK, LABEL_OWNER, base_labels
 from . import watchdog
 from .options import KernelOptions
 

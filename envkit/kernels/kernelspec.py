@@ -55,7 +55,8 @@ def probe_image(options: KernelOptions) -> dict[str, Any]:
     jupyter_client only provisions CurveZMQ keys for kernels whose spec declares ``curve``, and
     an ipykernel without it would ignore them, so this is read from the image, not assumed.
     """
-    from ..engine import LABEL_KERNEL_ID, LABEL_OWNER, base_labels, containers
+    from ..engine import containers
+    from ..labels import LABEL_KERNEL_ID, LABEL_OWNER, base_labels
     from .container import owner
 
     # Labelled like a kernel, so the start-up sweep removes it if this process dies meanwhile.

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..engine import LABEL, api, translated
+from ..engine import api, translated
 from ..errors import KernelError
 from ..events import Progress
+from ..labels import LABEL
 
 
 @dataclass(frozen=True, kw_only=True)

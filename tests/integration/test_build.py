@@ -9,7 +9,8 @@ from support import build as support_build
 from support.build import run_tag, tiny_spec
 
 from envkit.build import BuildOptions, build_spec
-from envkit.engine import LABEL_SPEC, base_labels
+from envkit.labels import LABEL_NOTEBOOK, LABEL_SPEC, base_labels
+from envkit.settings import default_uid
 
 pytestmark = pytest.mark.docker
 env_image = support_build.env_image  # the session's shared image (a fixture)
@@ -27,7 +28,8 @@ def test_image_layout_contract(engine, env_image):
                             "import json, os, sys, ipykernel, six; "
                             "print(json.dumps({'prefix': sys.prefix, 'uid': os.getuid(), 'home': os.environ['HOME'], "
                             "'cwd': os.getcwd(), 'user': os.environ['USER']}))"))
-    assert out == {"prefix": "/opt/envkit/venv", "uid": 1000, "home": "/home/envkit", "cwd": "/home/envkit",
+    # The one uid rule: ENVKIT_UID, else the caller's, else 1000 for root.
+    assert out == {"prefix": "/opt/envkit/venv", "uid": default_uid(), "home": "/home/envkit", "cwd": "/home/envkit",
                    "user": "envkit"}
     labels = engine.images.get(image).labels
     assert labels[LABEL_SPEC] == tiny_spec().digest()
@@ -76,9 +78,10 @@ def test_added_package_builds_on_the_previous_packages_layer(engine, env_image, 
 
     tag = run_tag("delta-test")
     tag_image(env_image.image.id, tag)  # the notebook's previous image
+    notebook = engine.images.get(env_image.image.id).labels[LABEL_NOTEBOOK]  # built for that notebook
     events: list = []
     result = build_spec(tiny_spec("six", "idna"), options=BuildOptions(base_image=base_image, tag=tag),
-                        notebook="delta.ipynb", progress=events.append)
+                        notebook=notebook, progress=events.append)
     assert "COPY delta/ /opt/envkit/delta/" in result.dockerfile
     logs = [e.line for e in events if isinstance(e, Log)]
     # The repeated packages layer came from the cache: only the difference was installed.
@@ -101,9 +104,10 @@ def test_kernel_lock_pins_what_the_kernel_had(engine, env_image, base_image):
     kernel_lock = Lock(spec_digest=tiny_spec().digest(), python="3.11.2", source="kernel",
                        packages=(Pin(name="six", version="1.16.0"),))
     tag = run_tag("kernel-lock")
-    tag_image(env_image.image.id, tag)
+    tag_image(env_image.image.id, tag)  # the notebook's previous image
+    notebook = engine.images.get(env_image.image.id).labels[LABEL_NOTEBOOK]
     result = build_spec(tiny_spec(), lock=kernel_lock, options=BuildOptions(base_image=base_image, tag=tag),
-                        notebook="kernel-lock.ipynb")
+                        notebook=notebook)
     try:
         assert not result.reused  # the image of this spec has another six: build one that has 1.16.0
         assert "COPY delta/" in result.dockerfile  # on top of the previous packages layer
@@ -112,7 +116,7 @@ def test_kernel_lock_pins_what_the_kernel_had(engine, env_image, base_image):
         assert result.lock.source == "image" and result.lock.pin("six").version == "1.16.0"
         assert installed == {p.name: p.version for p in result.lock.packages}
         again = build_spec(tiny_spec(), lock=kernel_lock, options=BuildOptions(base_image=base_image, tag=tag),
-                           notebook="kernel-lock.ipynb")
+                           notebook=notebook)
         assert again.reused and again.image.id == result.image.id  # now one does
     finally:
         # Later tests expect the newest image of the tiny spec to be the shared one.

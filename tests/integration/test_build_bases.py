@@ -6,7 +6,7 @@ import pytest
 from support.build import tiny_spec
 
 from envkit.build import BuildOptions, build_dockerfile, build_spec
-from envkit.engine import base_labels
+from envkit.labels import base_labels
 
 pytestmark = pytest.mark.docker
 

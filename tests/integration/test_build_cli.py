@@ -3,33 +3,35 @@
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
+from support import TEST_RUN
 from support import build as support_build
 from support.build import run_tag, tiny_notebook, tiny_spec
 
-from envkit.build import BuildOptions, build_dockerfile, build_notebook
+from envkit.build import BuildOptions, build_dockerfile, build_notebook, notebook_label
 from envkit.cleanup import collect_garbage
 from envkit.cli import main
-from envkit.engine import LABEL_TEST_RUN
+from envkit.labels import LABEL_TEST_RUN
 from envkit.notebook import read_notebook
+from envkit.plan import image_tags
 
 pytestmark = pytest.mark.docker
 env_image = support_build.env_image  # the session's shared image (a fixture)
 
 
 def test_build_writes_lock_and_image_into_the_notebook(env_image, base_image, tmp_path, capsys):
-    run = os.environ["ENVKIT_TEST_RUN"]
+    run = TEST_RUN
     nb = tiny_notebook(tmp_path / f"My Analysis {run}.ipynb", spec=tiny_spec())
     before = read_notebook(nb).raw["cells"]
     assert main(["build", str(nb), "--base-image", base_image]) == 0
     out = capsys.readouterr().out
-    assert f"reused envkit/my-analysis-{run}:latest" in out
+    readable, _ = image_tags(tiny_spec(), notebook_label(nb), BuildOptions())
+    assert readable.startswith(f"envkit/my-analysis-{run}-") and f"reused {readable}" in out
     meta = read_notebook(nb).envkit()
     assert meta is not None and meta.lock == env_image.lock
     assert meta.image is not None and meta.image.id == env_image.image.id
-    assert meta.image.tag == f"envkit/my-analysis-{run}:latest" and meta.image.spec_digest == tiny_spec().digest()
+    assert meta.image.tag == readable and meta.image.spec_digest == tiny_spec().digest()
     assert read_notebook(nb).raw["cells"] == before
 
 
@@ -55,7 +57,7 @@ def test_images_lists_envkit_images(env_image, capsys):
 
 
 def test_gc_removes_untagged_images_only(engine, env_image, base_image):
-    run = os.environ["ENVKIT_TEST_RUN"]
+    run = TEST_RUN
     mine = {LABEL_TEST_RUN: run, "dev.envkit.gc-test": "1"}
     untagged = build_dockerfile(f"FROM {base_image}\nRUN echo gc-test > /gc\n", {}, tag="", labels=mine)
     tagged = build_dockerfile(f"FROM {base_image}\nRUN echo gc-test-kept > /gc\n", {}, tag=run_tag("gc-kept"),
@@ -93,23 +95,29 @@ def test_ensure_image_uses_the_recorded_image(env_image, base_image, tmp_path):
     assert again == first and events == []
 
 
-def test_foreign_image_under_the_tag_is_not_built_upon(base_image, env_image):
+def test_foreign_image_under_the_tag_is_not_built_upon(engine, base_image, env_image):
     from envkit.build import previous_layer
-    from envkit.dockerfile import LABEL_OPTIONS_KEY, options_key
     from envkit.engine.images import remove_image, tag_image
+    from envkit.labels import LABEL_NOTEBOOK, LABEL_OPTIONS_KEY
+    from envkit.plan import options_key
 
     options = BuildOptions(base_image=base_image)
     foreign, labelled, envkit_made = run_tag("foreign"), run_tag("labelled-only"), run_tag("envkit-made")
     tag_image(base_image, foreign)  # not an envkit image at all
     # Carries the right labels but no /opt/envkit/layer (an older envkit, or made by hand).
+    mine = engine.images.get(env_image.image.id).labels[LABEL_NOTEBOOK]  # the tiny notebook's label
     build_dockerfile(f"FROM {base_image}\n", {}, tag=labelled,
-                     labels={LABEL_OPTIONS_KEY: options_key(tiny_spec(), options)})
+                     labels={LABEL_OPTIONS_KEY: options_key(tiny_spec(), options), LABEL_NOTEBOOK: mine})
     tag_image(env_image.image.id, envkit_made)
     try:
-        assert previous_layer(foreign, tiny_spec("idna"), options) is None
-        assert previous_layer(labelled, tiny_spec("idna"), options) is None
-        assert previous_layer(envkit_made, tiny_spec("idna"), options) is not None
-        assert previous_layer(envkit_made, tiny_spec("idna"), BuildOptions(base_image=base_image, uid=4321)) is None
+        assert previous_layer(foreign, tiny_spec("idna"), options, notebook=mine) is None
+        assert previous_layer(labelled, tiny_spec("idna"), options, notebook=mine) is None
+        assert previous_layer(envkit_made, tiny_spec("idna"), options, notebook=mine) is not None
+        assert previous_layer(envkit_made, tiny_spec("idna"), BuildOptions(base_image=base_image, uid=4321),
+                              notebook=mine) is None
+        # A same-named notebook in another folder never builds on this one's packages layer.
+        other = mine.replace("tiny.ipynb", "elsewhere/tiny.ipynb")
+        assert previous_layer(envkit_made, tiny_spec("idna"), options, notebook=other) is None
     finally:
         for tag in (foreign, labelled, envkit_made):
             remove_image(tag)

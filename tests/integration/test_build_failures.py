@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -10,14 +9,15 @@ import textwrap
 
 import docker
 import pytest
+from support import TEST_RUN
 from support import build as support_build
 from support.build import run_tag, tiny_spec
 
 from envkit.build import BuildOptions, build_spec
-from envkit.engine import LABEL_TEST_RUN
 from envkit.engine.images import remove_image, tag_image
 from envkit.errors import BuildFailed
 from envkit.events import Log
+from envkit.labels import LABEL_TEST_RUN
 
 pytestmark = pytest.mark.docker
 env_image = support_build.env_image  # the session's shared image (a fixture)
@@ -51,7 +51,7 @@ def test_failed_build_names_step_and_package(engine, env_image, base_image, requ
         for cid in build_containers(lines):
             with pytest.raises(docker.errors.NotFound):
                 engine.containers.get(cid)
-        run = f"{LABEL_TEST_RUN}={os.environ['ENVKIT_TEST_RUN']}"
+        run = f"{LABEL_TEST_RUN}={TEST_RUN}"
         assert engine.containers.list(all=True, filters={"label": run}) == []
     finally:
         remove_image(tag)
@@ -98,3 +98,25 @@ def test_missing_base_image_is_named(engine):
         build_spec(tiny_spec(), options=BuildOptions(base_image="envkit-no-such-base:0"), notebook="nobase.ipynb")
     assert failed.value.step and "FROM envkit-no-such-base:0" in failed.value.step
     assert "envkit-no-such-base:0" in (failed.value.hint or "")
+
+
+def test_unreachable_index_is_a_network_error_not_a_package(engine, base_image, monkeypatch):
+    # Inside the build's container nothing listens on its own 127.0.0.1:9: every request is refused.
+    monkeypatch.setenv("PIP_INDEX_URL", "http://127.0.0.1:9/simple")
+    with pytest.raises(BuildFailed) as failed:
+        build_spec(tiny_spec("six", "typing-extensions"), options=BuildOptions(base_image=base_image),
+                   notebook="unreachable-index.ipynb")
+    error = failed.value
+    assert error.package is None and "package at fault" not in str(error)
+    assert "a network error reaching the package index http://127.0.0.1:9" in error.message, str(error)
+    # The index settings come before the installer: bootstrapping uv from the index fails first (pip's words).
+    assert error.step and " : RUN " in error.step
+    run = f"{LABEL_TEST_RUN}={TEST_RUN}"
+    assert engine.containers.list(all=True, filters={"label": run}) == []
+
+
+def test_engine_architecture_is_the_engines(engine):
+    from envkit.engine.system import engine_machine
+
+    arch = engine.info()["Architecture"]
+    assert engine_machine() == {"amd64": "x86_64", "arm64": "aarch64"}.get(arch, arch)

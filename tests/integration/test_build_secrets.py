@@ -10,7 +10,7 @@ import pytest
 from support.build import PrivateIndex, download_for_index, tiny_spec
 
 from envkit.build import BuildOptions, build_spec
-from envkit.engine import base_labels
+from envkit.labels import base_labels
 
 pytestmark = pytest.mark.docker
 

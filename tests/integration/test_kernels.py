@@ -16,10 +16,10 @@ from support.kernels import (  # noqa: F401
     wait_until,
 )
 
-from envkit.engine import LABEL_KERNEL_ID, LABEL_OWNER
 from envkit.kernels.container import owner
 from envkit.kernels.kernelspec import kernel_manager
 from envkit.kernels.options import KernelOptions
+from envkit.labels import LABEL_KERNEL_ID, LABEL_OWNER
 
 pytestmark = pytest.mark.docker
 

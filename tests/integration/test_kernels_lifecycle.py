@@ -19,8 +19,9 @@ from support.kernels import (  # noqa: F401
     wait_until,
 )
 
-from envkit.engine import LABEL_KERNEL_ID, LABEL_OWNER, base_labels, containers
+from envkit.engine import containers
 from envkit.kernels import container as kernel_container
+from envkit.labels import LABEL_KERNEL_ID, LABEL_OWNER, base_labels
 
 pytestmark = pytest.mark.docker
 

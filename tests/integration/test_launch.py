@@ -14,11 +14,12 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from support import TEST_RUN
 from support.browser import browser_context, screenshot  # noqa: F401
 from support.build import env_image  # noqa: F401
 from support.share_image import lab_env, notebook_for  # noqa: F401
 
-from envkit.engine import LABEL_TEST_RUN
+from envkit.labels import LABEL_TEST_RUN
 from envkit.launch import LABEL_LAB_BASE, start_lab
 from envkit.ui import describe_event
 
@@ -110,7 +111,7 @@ def test_the_token_is_in_no_image_label_or_log(lab, engine):
     bindings = container.attrs["HostConfig"]["PortBindings"]["8888/tcp"]
     assert bindings == [{"HostIp": "127.0.0.1", "HostPort": str(server.port)}]
     assert container.attrs["Config"]["User"] == f"{os.getuid()}:{os.getgid()}"
-    assert container.labels[LABEL_TEST_RUN] == os.environ["ENVKIT_TEST_RUN"]
+    assert container.labels[LABEL_TEST_RUN] == TEST_RUN
 
 
 def test_the_jupyterlab_layer_is_reused(lab, lab_env, engine):
@@ -160,7 +161,7 @@ def test_cli_prints_the_url_and_ctrl_c_removes_the_container(lab, engine):
         assert url.startswith("http://127.0.0.1:") and "/lab/tree/answer.ipynb?token=" in url
         with urllib.request.urlopen(url, timeout=10) as resp:
             assert resp.status == 200
-        running = engine.containers.list(filters={"label": f"{LABEL_TEST_RUN}={os.environ['ENVKIT_TEST_RUN']}",
+        running = engine.containers.list(filters={"label": f"{LABEL_TEST_RUN}={TEST_RUN}",
                                                   "ancestor": server.image_id})
         ours = [c for c in running if c.id != server.container_id]
         assert len(ours) == 1

@@ -15,10 +15,10 @@ from support.registry import free_port, registry  # noqa: F401
 from support.share_image import notebook_for, share_image  # noqa: F401
 
 from envkit.cli import main
-from envkit.engine import LABEL_SPEC
 from envkit.engine import registry as engine_registry
 from envkit.errors import RegistryError
 from envkit.events import Transfer
+from envkit.labels import LABEL_SPEC
 from envkit.notebook import read_notebook, update_envkit
 from envkit.share import export_notebook, import_archive, pull_notebook, push_notebook
 

@@ -12,17 +12,18 @@ the session's end removes it.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
+
+from . import TEST_RUN
 
 TINY_REQUIREMENTS = ("six",)
 
 
 def run_tag(name: str) -> str:
     """``envkit/<name>-<test run>:latest``: tags of concurrent test sessions never collide."""
-    return f"envkit/{name}-{os.environ['ENVKIT_TEST_RUN']}:latest"
+    return f"envkit/{name}-{TEST_RUN}:latest"
 
 
 def tiny_spec(*requirements: str, python: str = "3.11"):

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from . import TEST_RUN
+
 try:  # the builder's session image; test modules import it from here with kernel_image
     from support.build import env_image  # noqa: F401
 except ImportError:  # pragma: no cover - before the builder existed
@@ -56,7 +58,8 @@ def build_standin(base: str, tag: str = STANDIN_TAG) -> str:
     """Build (or reuse by tag) the stand-in kernel image; returns its tag."""
     import docker
 
-    from envkit.engine import api, base_labels
+    from envkit.engine import api
+    from envkit.labels import base_labels
 
     client = docker.from_env()
     try:
@@ -103,9 +106,9 @@ def jupyter_dirs(tmp_path, monkeypatch) -> dict[str, Path]:
 
 def kernel_containers(engine, kernel_id: str | None = None) -> list:
     """This test run's kernel containers (optionally one kernel's), including stopped ones."""
-    from envkit.engine import LABEL_KERNEL_ID, LABEL_KIND, LABEL_TEST_RUN
+    from envkit.labels import LABEL_KERNEL_ID, LABEL_KIND, LABEL_TEST_RUN
 
-    labels = [f"{LABEL_KIND}=kernel", f"{LABEL_TEST_RUN}={os.environ['ENVKIT_TEST_RUN']}"]
+    labels = [f"{LABEL_KIND}=kernel", f"{LABEL_TEST_RUN}={TEST_RUN}"]
     if kernel_id:
         labels.append(f"{LABEL_KERNEL_ID}={kernel_id}")
     return engine.containers.list(all=True, filters={"label": labels})

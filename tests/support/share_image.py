@@ -8,17 +8,17 @@ spec label unique to this test run. Removing it leaves ``env_image`` to the othe
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from envkit.engine import LABEL_SPEC
+from envkit.labels import LABEL_SPEC
 from envkit.notebook import update_envkit
 from envkit.spec import EnvSpec, ImageRecord, Lock
 
+from . import TEST_RUN
 from .build import tiny_spec
 
 SHARE_DOCKERFILE = """\
@@ -77,7 +77,7 @@ def share_image(env_image) -> SharedImage:
     """A thin image of its own on top of ``env_image``, with a spec label unique to this run."""
     from envkit.build import build_dockerfile
 
-    run = os.environ["ENVKIT_TEST_RUN"]
+    run = TEST_RUN
     spec = tiny_spec().with_changes(system_packages=(f"share-test-{run}",))
     tag = f"envkit-test-share:{run}"
     image_id = build_dockerfile(SHARE_DOCKERFILE.format(base=env_image.image.id, run=run), {}, tag=tag,

@@ -9,18 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from envkit.build import BuildOptions
-from envkit.dockerfile import (
-    BaseLayer,
-    context_tar,
-    needs_host_download,
-    plan_install,
-    render_context,
-    render_dockerfile,
-    render_template,
-)
+from envkit.build import forwarding
+from envkit.dockerfile import context_tar, render_context, render_dockerfile, render_template
 from envkit.errors import UsageError
-from envkit.settings import PipSettings
+from envkit.plan import BaseLayer, BuildOptions, needs_host_download, plan_install
+from envkit.settings import PipSettings, template_dirs
 from envkit.spec import EnvSpec, Lock, Pin, Requirement
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -54,6 +47,12 @@ CASES = {
         pip(t, index_url="https://mirror.example/simple", extra_index_urls=("https://extra.example/simple",),
             trusted_hosts=("mirror.example",))),
 }
+
+
+# Everything Dockerfile.j2 asks for, for rendering it through other doors.
+TEMPLATE_VARIABLES = dict(envkit_version="0", notebook="", spec_digest="sha256:0", base_image="base", prefix="/opt/envkit",
+                          venv="/opt/envkit/venv", uv_version="0", ca_bundle="", system_packages=[], index_env=[],
+                          wheels=False, install_command="true", base_layer="", packages_origin="", labels=[])
 
 
 CONTEXT_CASES = {
@@ -169,19 +168,22 @@ def test_default_base_image_follows_python(tmp_path):
 def test_override_directory_searched_first(tmp_path, monkeypatch):
     (tmp_path / "Dockerfile.j2").write_text(
         '{% extends "envkit/Dockerfile.j2" %}{% block user %}# custom user block\n{% endblock %}')
-    monkeypatch.setenv("ENVKIT_TEMPLATES", str(tmp_path))
-    text = render_dockerfile(spec("six"), None, BuildOptions(), pip=pip(tmp_path))
+    text = render_context(spec("six"), None, BuildOptions(), pip=pip(tmp_path), template_dirs=[tmp_path]).dockerfile
     assert "# custom user block" in text and "useradd" not in text
     assert "uv pip sync" in text
+    # The folders come from the ENVKIT_TEMPLATES setting, read by the caller (envkit.build).
+    monkeypatch.setenv("ENVKIT_TEMPLATES", str(tmp_path))
+    assert template_dirs() == [tmp_path]
+    assert forwarding.render_template("Dockerfile.j2", **dict(TEMPLATE_VARIABLES, uid=1000)).count("custom user") == 1
+    assert "custom user" not in render_dockerfile(spec("six"), None, BuildOptions(), pip=pip(tmp_path))
 
 
 def test_strict_undefined(tmp_path, monkeypatch):
     (tmp_path / "bad.j2").write_text("FROM {{ nothing_here }}\n")
-    monkeypatch.setenv("ENVKIT_TEMPLATES", str(tmp_path))
     with pytest.raises(UsageError, match="nothing_here"):
-        render_template("bad.j2")
+        render_template("bad.j2", template_dirs=[tmp_path])
     with pytest.raises(UsageError, match="not found"):
-        render_template("no-such-template.j2")
+        render_template("no-such-template.j2", template_dirs=[tmp_path])
 
 
 def test_install_command_is_stored_beside_its_requirements(tmp_path):

@@ -1,0 +1,22 @@
+"""What the engine says about itself: its CPU architecture.
+
+Host-downloaded wheels must fit the machine the image runs on, which is the engine's: Docker
+Desktop on an Apple Silicon Mac runs ``aarch64`` Linux, a remote engine any machine at all.
+"""
+
+from __future__ import annotations
+
+from . import connect, translated
+
+# Docker reports the kernel's name (x86_64, aarch64); Podman reports Go's (amd64, arm64).
+_MACHINES = {"amd64": "x86_64", "x86_64": "x86_64", "arm64": "aarch64", "aarch64": "aarch64"}
+
+
+def engine_machine() -> str:
+    """The engine's architecture as a wheel tag writes it (``x86_64``, ``aarch64``, ...)."""
+    with translated("asking the engine for its architecture"):
+        arch = str(connect().info().get("Architecture") or "")
+    return _MACHINES.get(arch.lower(), arch.lower())
+
+
+__all__ = ["engine_machine"]
