@@ -20,6 +20,20 @@ EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a command kill
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``envkit`` console script; returns the exit status."""
+    status = _main(argv)
+    try:
+        # stdout to a pipe is block-buffered: a reader that left (``| head -1``) shows up
+        # here, and would otherwise print "Exception ignored … BrokenPipeError" at exit.
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _silence_stdout()
+        return status or EXIT_BROKEN_PIPE
+    except (OSError, ValueError):
+        pass
+    return status
+
+
+def _main(argv: Sequence[str] | None) -> int:
     from .commands import build_parser
     from .terminal import TerminalUI
 
