@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from .errors import EnvkitError, InternalError
 from .events import Done, Event, Log, Note, Progress, Step, Transfer
 from .ui import UI, describe_event
 
@@ -107,8 +108,14 @@ class NotebookUI(UI):
             with out:
                 try:
                     print(action())
-                except Exception as exc:  # shown in the widget: a button has no cell to fail
+                except EnvkitError as exc:  # shown in the widget: a button has no cell to fail
                     print(f"envkit: {exc}")
+                except Exception as exc:  # a bug: one line too, as the magics show it
+                    from .settings import debug
+
+                    if debug():
+                        raise
+                    print(f"envkit: {InternalError.wrap(exc)}")
             button.disabled = True
 
         button.on_click(click)
