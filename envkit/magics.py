@@ -107,7 +107,7 @@ class EnvkitMagics(Magics):
         print(parser.format_help().replace("usage: %envkit [-h] [--version]", "usage: %envkit"))
 
     def _cell(self, argv: list[str], cell: str) -> None:
-        """``%%envkit run [--image REF]``: execute the cell's code in the notebook's container.
+        """``%%envkit run [--image REF] [--base-image REF] [--timeout S]``: the cell in the notebook's container.
 
         The image comes the way ``envkit run`` gets it (``run.run_cell``: the notebook's image,
         built first if needed).
