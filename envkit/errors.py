@@ -23,10 +23,11 @@ class EnvkitError(Exception):
     def _render_traceback_(self) -> list[str]:
         # IPython calls this instead of printing a traceback (a UsageError subclass would
         # still print one); ENVKIT_DEBUG=1 brings the traceback back.
-        import os
         import traceback
 
-        if os.environ.get("ENVKIT_DEBUG"):
+        from .settings import debug
+
+        if debug():
             return traceback.format_exception(type(self), self, self.__traceback__)
         return [f"envkit: {self}"]
 
@@ -39,10 +40,6 @@ class UsageError(EnvkitError):
 
 class NotebookError(EnvkitError):
     """A notebook that cannot be found, read, parsed or written."""
-
-
-class CaptureError(EnvkitError):
-    """A notebook's needs could not be worked out."""
 
 
 class PackageError(EnvkitError):
@@ -100,3 +97,17 @@ class Interrupted(EnvkitError):
     """The user interrupted a long operation; everything it made was cleaned up."""
 
     exit_code = 130
+
+
+class ArchiveError(EnvkitError):
+    """A file that is not an envkit archive, or a damaged one."""
+
+
+class InternalError(EnvkitError):
+    """An exception envkit did not expect: a bug. Shown as one line; ``ENVKIT_DEBUG=1`` shows the traceback."""
+
+    @classmethod
+    def wrap(cls, exc: BaseException) -> InternalError:
+        text = str(exc).strip().splitlines()
+        detail = f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+        return cls(f"internal error: {detail} — rerun with ENVKIT_DEBUG=1 for the traceback")

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from .errors import EngineError
+from .errors import EngineError, NotebookError
 from .events import Done, Log, Note, Progress, Step, emit
 from .labels import LABEL_BUILD_KEY, LABEL_KIND, LABEL_NOTEBOOK, LABEL_OWNER, LABEL_SPEC, base_labels
 from .settings import debug, default_uid
@@ -208,7 +208,7 @@ def start_lab(path: str | os.PathLike[str], *, copy: bool = False, port: int | N
 
     nb = Path(path).resolve()
     if not nb.is_file():
-        raise EngineError(f"launch: {path}: no such notebook")
+        raise NotebookError(f"launch: {path}: no such notebook")
     if not is_loopback(ip):
         emit(progress, Note(text=f"JupyterLab will listen on {ip}, reachable from other machines; "
                                  "anyone with the token can run code as you", level="warning"))

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import os
 import shlex
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from IPython.core.magic import Magics, line_cell_magic, magics_class
-from traitlets import Bool, Unicode
+from traitlets import Bool, Unicode, default
 
-from .errors import EnvkitError, UsageError
+from .errors import EnvkitError, InternalError, Interrupted, UsageError
 
 
 def find_notebook(user_ns: dict[str, Any], environ: dict[str, str] | None = None) -> Path | None:
@@ -45,19 +47,29 @@ class EnvkitMagics(Magics):
 
     base_image = Unicode("", help="Default base image for builds (e.g. python:3.11-slim).").tag(config=True)
     notebook = Unicode("", help="Notebook path when the front end does not tell the kernel.").tag(config=True)
-    widgets = Bool(True, help="Show ipywidgets progress; plain text when False.").tag(config=True)
+    widgets = Bool(help="Show ipywidgets progress; plain text when False "
+                        "(default: on unless ENVKIT_WIDGETS=0).").tag(config=True)
+
+    @default("widgets")
+    def _widgets_default(self) -> bool:
+        from .settings import widgets
+
+        return widgets()
 
     def _ui(self):  # type: ignore[no-untyped-def]
         from .widgets import NotebookUI
 
         path = Path(self.notebook).resolve() if self.notebook else find_notebook(self.shell.user_ns)
-        if not self.widgets:
-            os.environ["ENVKIT_WIDGETS"] = "0"
-        return NotebookUI(path)
+        # State of this magic, not of the process: other code in the kernel keeps its own setting.
+        return NotebookUI(path, widgets=self.widgets)
 
     @line_cell_magic
     def envkit(self, line: str, cell: str | None = None) -> None:
         """Run an envkit subcommand in the notebook: ``%envkit help`` lists them."""
+        with guarded():
+            self._dispatch(line, cell)
+
+    def _dispatch(self, line: str, cell: str | None) -> None:
         from .commands import build_parser
 
         try:
@@ -74,7 +86,9 @@ class EnvkitMagics(Magics):
         if any(a in ("-h", "--help") for a in argv):
             self._help(parser, argv[:1])
             return
-        args = parser.parse_args(argv)
+        args = parse_args(parser, argv)
+        if args is None:  # --version printed the version
+            return
         if getattr(args, "_module", None) is None:
             raise UsageError(f"%envkit: unknown subcommand {argv[0]!r}", "see '%envkit help'")
         if hasattr(args, "base_image") and not args.base_image and self.base_image:
@@ -93,33 +107,67 @@ class EnvkitMagics(Magics):
         print(parser.format_help().replace("usage: %envkit [-h] [--version]", "usage: %envkit"))
 
     def _cell(self, argv: list[str], cell: str) -> None:
-        """``%%envkit run [--image REF]``: execute the cell's code in the notebook's container."""
-        import argparse
+        """``%%envkit run [--image REF] [--base-image REF] [--timeout S]``: the cell in the notebook's container.
+
+        The image comes the way ``envkit run`` gets it (``run.run_cell``: the notebook's image,
+        built first if needed).
+        """
+        from .commands.run import cell_parser
 
         if argv[0] != "run":
             raise UsageError("%%envkit: only 'run' works as a cell magic", "write '%%envkit run' above the code")
-        p = argparse.ArgumentParser(prog="%%envkit run", exit_on_error=False)
-        p.add_argument("--image", default="", help="image to run in (default: the notebook's image)")
-        try:
-            opts = p.parse_args(argv[1:])
-        except (argparse.ArgumentError, SystemExit) as exc:
-            raise UsageError(f"%%envkit run: {exc}") from None
+        parser = cell_parser()
+        if any(a in ("-h", "--help") for a in argv[1:]):
+            print(parser.format_help())
+            return
+        opts = parse_args(parser, argv[1:])
+        if opts is None:
+            return
         ui = self._ui()
-        from .run import execute_cell
+        from .run import run_cell
 
-        image = opts.image
-        notebook = ui.default_notebook()
-        if not image:
-            if notebook is None:
-                raise UsageError("%%envkit run: the notebook could not be found",
-                                 "set %config EnvkitMagics.notebook = 'path.ipynb', or pass --image")
-            from .build import BuildOptions, ensure_image
+        with ui.progress("%%envkit run") as progress:
+            outputs = run_cell(cell, notebook=ui.default_notebook(), image=opts.image,
+                               base_image=opts.base_image or self.base_image, timeout=opts.timeout,
+                               progress=progress)
+        show_outputs(outputs)
 
-            with ui.progress("Image") as progress:
-                image = ensure_image(notebook, options=BuildOptions(base_image=self.base_image),
-                                     progress=progress).id
-        cwd = notebook.parent if notebook else Path.cwd()
-        show_outputs(execute_cell(image, cell, cwd=cwd))
+
+def parse_args(parser: Any, argv: list[str]) -> Any:
+    """``parser.parse_args(argv)`` that never raises SystemExit into IPython.
+
+    argparse exits after ``--version`` (and ``-h``) have printed; in a kernel that is not an
+    exit but a finished magic: None is returned. Errors are ``UsageError`` already (``_Parser``).
+    """
+    try:
+        return parser.parse_args(argv)
+    except SystemExit as exc:
+        if exc.code:
+            raise UsageError(f"{parser.prog}: invalid arguments", "see '%envkit help'") from None
+        return None
+
+
+@contextmanager
+def guarded() -> Iterator[None]:
+    """Every failure of a magic as one line: envkit's errors as they are, anything else as internal.
+
+    ``EnvkitError._render_traceback_`` makes IPython show one line; ``ENVKIT_DEBUG=1`` lets the
+    original exception (and its traceback) through.
+    """
+    from .settings import debug
+
+    try:
+        yield
+    except EnvkitError:
+        raise
+    except KeyboardInterrupt:
+        if debug():
+            raise
+        raise Interrupted("interrupted") from None
+    except Exception as exc:
+        if debug():
+            raise
+        raise InternalError.wrap(exc) from exc
 
 
 def show_outputs(outputs: list[dict[str, Any]]) -> None:

@@ -62,6 +62,8 @@ class Notebook:
             return None
         try:
             return EnvkitMetadata.from_json(data)
+        except NotebookError as exc:  # a schema this envkit does not read: name the file
+            raise NotebookError(f"{self.path}: {exc.message}", exc.hint) from exc
         except (KeyError, TypeError, ValueError) as exc:
             raise NotebookError(f"{self.path}: metadata.envkit is damaged ({exc})",
                                 "run 'envkit capture --write' to store a fresh spec") from exc
@@ -126,6 +128,20 @@ def _check_writable(p: Path) -> None:
                             "make it writable (chmod u+w) or copy it, then run again")
     if not os.access(p.parent, os.W_OK | os.X_OK):
         raise NotebookError(f"{p}: its folder is not writable; nothing was written")
+
+
+def check_writable_notebook(path: str | os.PathLike[str]) -> Notebook:
+    """The notebook at ``path``, checked to be one envkit can write its metadata into.
+
+    Front ends call this before long work whose result goes into the notebook (``capture
+    --write``), so that a read-only file fails at once.
+    """
+    nb = read_notebook(path)
+    if nb.nbformat < 4:
+        raise NotebookError(f"{nb.path}: nbformat {nb.nbformat} notebooks are read, not written",
+                            "convert it first: jupyter nbconvert --to notebook --nbformat 4 --inplace")
+    _check_writable(nb.path)
+    return nb
 
 
 def dumps_notebook(raw: dict[str, Any]) -> str:

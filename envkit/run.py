@@ -9,6 +9,7 @@ for the ``%%envkit run`` cell magic.
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import copy
 import difflib
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import KernelError, NotebookError
+from .errors import Interrupted, KernelError, NotebookError, UsageError
 from .events import Done, Note, Progress, Step, emit
 
 # (pattern, replacement) applied to every text output before comparing.
@@ -124,31 +125,63 @@ def compare_cells(stored: list[dict[str, Any]], executed: list[dict[str, Any]]) 
     return diffs
 
 
-def _execute(nb: Any, image: str, cwd: Path, *, timeout: int, allow_errors: bool) -> None:
+class _Tracker:
+    """Which cell nbclient is running, so a failure can name it (1-based over all cells)."""
+
+    def __init__(self) -> None:
+        self.cell: int | None = None
+
+    def on_cell_start(self, cell: Any, cell_index: int) -> None:
+        self.cell = cell_index + 1
+
+
+def _execute(nb: Any, image: str, cwd: Path, *, timeout: int, allow_errors: bool,
+             label: str = "", tracker: _Tracker | None = None) -> None:
     """Execute ``nb`` in place in a container kernel of ``image``; the kernel is always shut down.
 
     nbclient leaves a KernelManager it did not create running, so the shutdown is ours. Works
     inside a running event loop too (the ``%%envkit run`` magic runs inside ipykernel).
+    A cell that outruns ``timeout`` and an interrupt are ``KernelError``/``Interrupted`` naming
+    the cell; ``label`` (the notebook's path) starts their message; ``tracker`` learns which
+    cell ran last.
     """
     from jupyter_core.utils import run_sync
     from nbclient import NotebookClient
+    from nbclient.exceptions import CellTimeoutError
 
     from .kernels.kernelspec import kernel_manager
     from .kernels.options import KernelOptions
 
     km = kernel_manager(KernelOptions(image=image), asynchronous=True)
+    tracker = tracker or _Tracker()
     client = NotebookClient(nb, km=km, timeout=timeout, allow_errors=allow_errors,
-                            resources={"metadata": {"path": str(cwd)}})
+                            resources={"metadata": {"path": str(cwd)}}, on_cell_start=tracker.on_cell_start)
+    where = f"{label}: " if label else ""
+
+    def interrupted() -> Interrupted:
+        step = f"while cell {tracker.cell} ran" if tracker.cell else "while the kernel started"
+        return Interrupted(f"{where}interrupted {step}; the kernel was stopped")
 
     async def go() -> None:
         try:
             await client.async_execute()
-        except RuntimeError as exc:
-            # jupyter_client's "Kernel died before replying to kernel_info": say why.
+        except Exception as exc:
+            if _signalled(client):
+                raise interrupted() from None
+            if isinstance(exc, CellTimeoutError):
+                raise KernelError(f"{where}cell {tracker.cell} did not finish within the timeout of {timeout} s; "
+                                  "the kernel was stopped", "raise the limit with --timeout SECONDS") from None
+            if not isinstance(exc, RuntimeError):
+                raise
+            # jupyter_client's "Kernel died before replying to kernel_info", nbclient's
+            # DeadKernelError: say why, and whether it ever started.
             from .kernels.container import exit_report
 
             why = exit_report(km.kernel_id or "") or str(exc)
-            raise KernelError(f"the kernel in {image} did not start: {why}",
+            if tracker.cell is not None:
+                raise KernelError(f"{where}the kernel in {image} died while running cell {tracker.cell}: {why}",
+                                  "the cell may have crashed it or run out of memory") from exc
+            raise KernelError(f"{where}the kernel in {image} did not start: {why}",
                               "check that the image has ipykernel in /opt/envkit/venv "
                               "(images built by 'envkit build' do)") from exc
         finally:
@@ -158,8 +191,38 @@ def _execute(nb: Any, image: str, cwd: Path, *, timeout: int, allow_errors: bool
                 await km.shutdown_kernel(now=True)
             # nbclient leaves its exit hook registered when the kernel fails to start.
             atexit.unregister(client._cleanup_kernel)
+        if _signalled(client):
+            raise interrupted()
 
-    run_sync(go)()
+    try:
+        run_sync(go)()
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        # Ctrl-C before nbclient's own signal handler was in place, or after it was removed.
+        _shut_down(km)
+        raise interrupted() from None
+
+
+def _signalled(client: Any) -> bool:
+    """True when SIGINT or SIGTERM reached nbclient's handler during the run.
+
+    nbclient handles both itself (``async_setup_kernel``): it shuts the kernel down, and the
+    run then fails as if the kernel had died or never started. Its handler leaves this future.
+    """
+    return getattr(client, "_async_cleanup_kernel_future", None) is not None
+
+
+def _shut_down(km: Any) -> None:
+    """Stop ``km``'s kernel after an interrupt left ``_execute``'s own cleanup unfinished."""
+    from jupyter_core.utils import run_sync
+
+    async def stop() -> None:
+        if km.has_kernel:
+            await km.shutdown_kernel(now=True)
+
+    try:
+        run_sync(stop)()
+    except Exception:  # noqa: BLE001 - best effort; the container's owner watch removes it anyway
+        pass
 
 
 def run_notebook(path: str | Path, output: str | Path | None = None, *, image: str = "",
@@ -173,8 +236,6 @@ def run_notebook(path: str | Path, output: str | Path | None = None, *, image: s
     import nbformat
     from nbclient.exceptions import CellExecutionError
 
-    from .kernels.targets import notebook_image
-
     path = Path(path)
     try:
         nb = nbformat.read(path, as_version=4)
@@ -185,13 +246,21 @@ def run_notebook(path: str | Path, output: str | Path | None = None, *, image: s
         raise NotebookError(f"{path}: no stored outputs to verify against",
                             "run the notebook and save it with its outputs first")
     emit(progress, Step(n=1, total=3, text="image"))
-    image = image or notebook_image(path, base_image=base_image, progress=progress)
+    image = image or _notebook_image(path, base_image=base_image, progress=progress)
     emit(progress, Step(n=2, total=3, text=f"executing {path.name} in {image}"))
     failed: CellExecutionError | None = None
+    tracker = _Tracker()
     try:
-        _execute(nb, image, path.resolve().parent, timeout=timeout, allow_errors=allow_errors or verify)
+        _execute(nb, image, path.resolve().parent, timeout=timeout, allow_errors=allow_errors or verify,
+                 label=str(path), tracker=tracker)
     except CellExecutionError as exc:
         failed = exc
+    except (KernelError, Interrupted) as exc:
+        # A timeout or an interrupt after some cells ran: keep what ran so far, and say where.
+        if output is not None and tracker.cell is not None:
+            nbformat.write(nb, str(output))
+            exc.message += f"; the partly executed copy is in {output}"
+        raise
     if output is not None:
         nbformat.write(nb, str(output))
     if failed is not None:
@@ -209,12 +278,42 @@ def run_notebook(path: str | Path, output: str | Path | None = None, *, image: s
                      cells=code_cells, verified=verify, differences=diffs)
 
 
+def _notebook_image(path: Path, *, base_image: str, progress: Progress | None) -> str:
+    """The notebook's image, built first if needed: one path for ``envkit run`` and ``%%envkit run``."""
+    from .kernels.targets import notebook_image
+
+    return notebook_image(path, base_image=base_image, progress=progress)
+
+
 def execute_cell(image: str, code: str, *, cwd: Path, progress: Progress | None = None,
                  timeout: int = 600) -> list[dict[str, Any]]:
     """Run one cell's ``code`` in a fresh container kernel of ``image``; its nbformat outputs."""
+    emit(progress, Step(n=1, total=1, text=f"running the cell in {image}"))
+    return _execute_cell(image, code, cwd=Path(cwd), timeout=timeout)
+
+
+def _execute_cell(image: str, code: str, *, cwd: Path, timeout: int) -> list[dict[str, Any]]:
     import nbformat
 
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
-    emit(progress, Step(n=1, total=1, text=f"running the cell in {image}"))
-    _execute(nb, image, Path(cwd), timeout=timeout, allow_errors=True)
+    _execute(nb, image, cwd, timeout=timeout, allow_errors=True)
     return json.loads(json.dumps(nb.cells[0].outputs))
+
+
+def run_cell(code: str, *, notebook: Path | None, image: str = "", base_image: str = "",
+             timeout: int = 600, progress: Progress | None = None) -> list[dict[str, Any]]:
+    """Run ``code`` as one cell in ``notebook``'s image (or ``image``), in the notebook's folder.
+
+    The image comes the way ``run_notebook`` gets it: the notebook's own, built first when it
+    does not exist yet. Returns the cell's nbformat outputs.
+    """
+    if not image and notebook is None:
+        raise UsageError("%%envkit run: the notebook could not be found",
+                         "set %config EnvkitMagics.notebook = 'path.ipynb', or pass --image")
+    emit(progress, Step(n=1, total=2, text="image"))
+    if not image:
+        assert notebook is not None
+        image = _notebook_image(notebook, base_image=base_image, progress=progress)
+    cwd = notebook.parent if notebook is not None else Path.cwd()
+    emit(progress, Step(n=2, total=2, text=f"running the cell in {image}"))
+    return _execute_cell(image, code, cwd=cwd, timeout=timeout)

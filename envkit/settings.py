@@ -18,9 +18,30 @@ from .errors import UsageError
 CA_BUNDLE_VARIABLES = ("PIP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")
 
 
+_OFF = ("0", "false", "no", "off")
+
+
+def _flag(name: str, default: bool = False) -> bool:
+    """A yes/no variable: unset or empty means ``default``; ``0``, ``false``, ``no``, ``off`` mean no."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    return value.lower() not in _OFF
+
+
 def debug() -> bool:
-    """True when ``ENVKIT_DEBUG`` asks for tracebacks and debug logs."""
-    return os.environ.get("ENVKIT_DEBUG", "") not in ("", "0", "false")
+    """True when ``ENVKIT_DEBUG`` asks for tracebacks and debug logs (the CLI and the magics alike)."""
+    return _flag("ENVKIT_DEBUG")
+
+
+def verbose() -> bool:
+    """True when ``ENVKIT_VERBOSE`` asks for the full log of long operations from the start."""
+    return _flag("ENVKIT_VERBOSE")
+
+
+def widgets() -> bool:
+    """False when ``ENVKIT_WIDGETS`` turns ipywidgets progress off (the magics' default; on when unset)."""
+    return _flag("ENVKIT_WIDGETS", default=True)
 
 
 def default_uid(environ: Mapping[str, str] | None = None) -> int:
@@ -157,4 +178,5 @@ def pip_settings(environ: dict[str, str] | None = None) -> PipSettings:
     )
 
 
-__all__ = ["PipSettings", "debug", "default_uid", "extra_labels", "pip_settings", "template_dirs"]
+__all__ = ["PipSettings", "debug", "default_uid", "extra_labels", "pip_settings", "template_dirs", "verbose",
+           "widgets"]

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .engine import registry
-from .errors import EngineError, RegistryError
+from .errors import ArchiveError, NotebookError, RegistryError
 from .events import Done, Progress, Step, emit
 from .labels import LABEL_SPEC
 from .notebook import read_notebook, update_envkit
@@ -71,7 +71,7 @@ def _rebuild_hint(path: Path) -> str:
 def _metadata(path: Path) -> EnvkitMetadata:
     meta = read_notebook(path).envkit()
     if meta is None or meta.spec is None:
-        raise RegistryError(f"{path}: has no envkit environment yet",
+        raise NotebookError(f"{path}: has no envkit environment yet",
                             f"capture and build it first: envkit build {path}")
     return meta
 
@@ -129,7 +129,7 @@ def pull_notebook(path: str | os.PathLike[str], *, progress: Progress | None = N
     assert meta.spec is not None
     ref = meta.image.repo_digest if meta.image else ""
     if not ref:
-        raise RegistryError(f"{nb}: no pushed image is recorded in it",
+        raise NotebookError(f"{nb}: no pushed image is recorded in it",
                             f"push it first (envkit push {nb} --to REPOSITORY), or {_rebuild_hint(nb)}")
     emit(progress, Step(n=1, total=2, text=f"pulling {ref}"))
     try:
@@ -206,7 +206,7 @@ def import_archive(archive: str | os.PathLike[str], *, dest: str | os.PathLike[s
     try:
         tar = tarfile.open(src, "r:")
     except (OSError, tarfile.TarError) as exc:
-        raise EngineError(f"{src}: not an envkit archive ({exc})", "make one with 'envkit export NB -o X.envkit.tar'") from exc
+        raise ArchiveError(f"{src}: not an envkit archive ({exc})", "make one with 'envkit export NB -o X.envkit.tar'") from exc
     with tar:
         try:
             manifest = json.loads(tar.extractfile(MANIFEST).read())  # type: ignore[union-attr]
@@ -215,16 +215,16 @@ def import_archive(archive: str | os.PathLike[str], *, dest: str | os.PathLike[s
             image = tar.extractfile(IMAGE_MEMBER)
             notebook_data = tar.extractfile(f"notebook/{notebook_name}").read()  # type: ignore[union-attr]
         except (KeyError, ValueError, AttributeError) as exc:
-            raise EngineError(f"{src}: not an envkit archive (no valid {MANIFEST}, notebook or image: {exc})",
+            raise ArchiveError(f"{src}: not an envkit archive (no valid {MANIFEST}, notebook or image: {exc})",
                               "make one with 'envkit export NB -o X.envkit.tar'") from exc
         emit(progress, Step(n=1, total=2, text=f"loading image {expected[:19]}"))
         registry.load(image, progress=progress)  # type: ignore[arg-type]
     info = registry.inspect(expected)
     if info is None or info.id != expected:
-        raise RegistryError(f"{src}: the loaded image does not have the ID the manifest records ({expected})",
+        raise ArchiveError(f"{src}: the loaded image does not have the ID the manifest records ({expected})",
                             "the archive is damaged or was altered; export it again")
     if info.labels.get(LABEL_SPEC) != manifest.get("spec_digest"):
-        raise RegistryError(f"{src}: the image's spec label does not match the manifest",
+        raise ArchiveError(f"{src}: the image's spec label does not match the manifest",
                             "the archive is damaged or was altered; export it again")
     emit(progress, Step(n=2, total=2, text="restoring the notebook"))
     target = folder / notebook_name

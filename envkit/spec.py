@@ -17,7 +17,7 @@ from packaging.requirements import InvalidRequirement
 from packaging.requirements import Requirement as PEP508
 from packaging.utils import canonicalize_name
 
-from .errors import PackageError
+from .errors import NotebookError, PackageError
 
 SCHEMA_VERSION = 1
 
@@ -316,7 +316,7 @@ class EnvkitMetadata:
     def from_json(cls, data: dict[str, Any]) -> EnvkitMetadata:
         schema = data.get("schema")
         if schema != SCHEMA_VERSION:
-            raise PackageError(
+            raise NotebookError(
                 f"envkit metadata schema {schema!r} is not supported (this envkit reads {SCHEMA_VERSION})",
                 "upgrade envkit, or run 'envkit capture --write' to store a fresh spec",
             )

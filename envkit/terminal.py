@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from .events import Done, Event, Log, Note, Progress, Step, Transfer
+from .settings import verbose
 from .ui import UI
 
 
@@ -85,7 +86,7 @@ class TerminalUI(UI):
         bar = tqdm(total=0, desc=title, unit="step", file=sys.stderr, leave=True,
                    bar_format="{desc}: {n}/{total} {bar} {elapsed} {postfix}")
         log: list[str] = []
-        show_log = [os.environ.get("ENVKIT_VERBOSE", "") not in ("", "0")]
+        show_log = [verbose()]
         lock = threading.Lock()
 
         def toggle(key: str) -> None:
@@ -128,13 +129,13 @@ class TerminalUI(UI):
 
     @contextmanager
     def _plain_progress(self) -> Iterator[Progress]:
-        verbose = os.environ.get("ENVKIT_VERBOSE", "") not in ("", "0")
+        show_log = verbose()
 
         def sink(event: Event) -> None:
-            if isinstance(event, Step) and (verbose or event.total > 1):
+            if isinstance(event, Step) and (show_log or event.total > 1):
                 total = f"/{event.total}" if event.total else ""
                 print(f"[{event.n}{total}] {event.text}", file=sys.stderr)
-            elif isinstance(event, Log) and verbose:
+            elif isinstance(event, Log) and show_log:
                 print(event.line, file=sys.stderr)
             elif isinstance(event, Note | Done):
                 prefix = "warning: " if isinstance(event, Note) and event.level == "warning" else ""

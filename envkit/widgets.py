@@ -1,20 +1,21 @@
 """The notebook front end's rendering: HTML tables and an ipywidgets progress panel.
 
 Every rich display also carries a plain-text form, so a saved or exported notebook (and a front
-end without widgets) still shows what happened. Widgets are used when ipywidgets imports and
-``ENVKIT_WIDGETS`` is not ``0``; otherwise progress is plain text.
+end without widgets) still shows what happened. Widgets are used when ipywidgets imports and the
+UI was made with ``widgets=True`` (the magics' ``EnvkitMagics.widgets``, whose default is
+``settings.widgets()``); otherwise progress is plain text.
 """
 
 from __future__ import annotations
 
 import html
-import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from .errors import EnvkitError, InternalError
 from .events import Done, Event, Log, Note, Progress, Step, Transfer
 from .ui import UI, describe_event
 
@@ -40,9 +41,9 @@ def _display(obj: Any) -> None:
     display(obj)
 
 
-def widgets_available() -> bool:
-    """True when ipywidgets imports and the user has not turned widgets off."""
-    if os.environ.get("ENVKIT_WIDGETS", "1") == "0":
+def widgets_available(enabled: bool = True) -> bool:
+    """True when ``enabled`` (the user has not turned widgets off) and ipywidgets imports."""
+    if not enabled:
         return False
     try:
         import ipywidgets  # noqa: F401
@@ -57,9 +58,14 @@ class NotebookUI(UI):
     live_kernel = True
     interactive_notebook = True
 
-    def __init__(self, notebook: Path | None = None) -> None:
+    def __init__(self, notebook: Path | None = None, *, widgets: bool | None = None) -> None:
         super().__init__()
         self._notebook = notebook
+        if widgets is None:
+            from .settings import widgets as widgets_setting
+
+            widgets = widgets_setting()
+        self.widgets = widgets
 
     def default_notebook(self) -> Path | None:
         return self._notebook
@@ -90,7 +96,7 @@ class NotebookUI(UI):
         _display(_Rich(f"<pre>{html.escape(text)}</pre>", text))
 
     def offer(self, label: str, action: Callable[[], str], *, hint: str) -> None:
-        if not widgets_available():
+        if not widgets_available(self.widgets):
             self.message(hint)
             return
         import ipywidgets as w
@@ -102,8 +108,14 @@ class NotebookUI(UI):
             with out:
                 try:
                     print(action())
-                except Exception as exc:  # shown in the widget: a button has no cell to fail
+                except EnvkitError as exc:  # shown in the widget: a button has no cell to fail
                     print(f"envkit: {exc}")
+                except Exception as exc:  # a bug: one line too, as the magics show it
+                    from .settings import debug
+
+                    if debug():
+                        raise
+                    print(f"envkit: {InternalError.wrap(exc)}")
             button.disabled = True
 
         button.on_click(click)
@@ -112,7 +124,7 @@ class NotebookUI(UI):
 
     @contextmanager
     def progress(self, title: str) -> Iterator[Progress]:
-        if not widgets_available():
+        if not widgets_available(self.widgets):
             with super().progress(title) as sink:
                 yield sink
             return

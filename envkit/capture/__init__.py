@@ -3,23 +3,28 @@
 ``capture_notebook`` and ``capture_paths`` read cells statically (see ``static``), follow local
 modules and ``%run`` scripts (``scan``, ``local``), map imports to distributions (``mapping``)
 and return a ``CaptureResult`` holding an ``EnvSpec``. ``live`` and ``merge`` add the versions a
-running kernel has loaded.
+running kernel has loaded; ``capture_with_live`` does both for the CLI and ``%envkit capture``.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from ..errors import NotebookError
+from ..errors import NotebookError, UsageError
 from ..events import Note, Progress, Step, emit
-from ..notebook import Notebook, read_notebook
+from ..notebook import Notebook, check_writable_notebook, read_notebook, update_envkit
+from ..spec import EnvSpec
+from .live import LiveVersions
 from .mapping import Mapper
 from .result import CaptureResult, assemble
 from .scan import Scan, SkippedCell
 
-__all__ = ["CaptureResult", "SkippedCell", "capture_notebook", "capture_paths", "find_notebooks"]
+__all__ = ["CaptureResult", "LiveCapture", "SkippedCell", "capture_notebook", "capture_paths",
+           "capture_with_live", "find_notebooks"]
 
 
 def capture_notebook(notebook: str | os.PathLike[str] | Notebook, *, mapper: Mapper | None = None,
@@ -72,3 +77,59 @@ def capture_paths(paths: Iterable[str | os.PathLike[str]], *, mapper: Mapper | N
         raise NotebookError(f"none of the {len(notebooks)} notebooks could be read; first: {failed[0].message}",
                             failed[0].hint)
     return assemble(scan, mapper=mapper)
+
+
+@dataclass(frozen=True, kw_only=True)
+class LiveCapture:
+    """Static capture with, in a kernel, the loaded versions merged in (``merge.merge_live``).
+
+    ``spec`` is what ``--write`` stores: ``result.spec`` itself when there was no live merge.
+    """
+
+    result: CaptureResult
+    spec: EnvSpec
+    live: LiveVersions | None = None
+    notebook: Path | None = None  # the single notebook named, when one was
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``--json`` document: the static result with the merged requirements and python."""
+        data = self.result.to_json()
+        data["requirements"] = [r.to_json() for r in self.spec.requirements]
+        data["python"] = self.spec.python
+        data["spec_digest"] = self.spec.digest()
+        if self.live is not None:
+            data["live"] = self.live.to_json()
+        return data
+
+    def write(self) -> Path:
+        """Store ``spec`` in the single notebook's metadata (atomically); returns its path."""
+        if self.notebook is None:
+            raise UsageError("--write stores the spec in one notebook; several notebooks or a folder were named",
+                             "run 'envkit capture --write NOTEBOOK' for each notebook")
+        update_envkit(self.notebook, spec=self.spec)
+        return self.notebook
+
+
+def capture_with_live(paths: Iterable[str | os.PathLike[str]], *, live: bool = False, for_write: bool = False,
+                      mapper: Mapper | None = None, progress: Progress | None = None) -> LiveCapture:
+    """What the notebooks at ``paths`` need; with ``live``, pinned to what this interpreter has loaded.
+
+    ``live`` belongs to a kernel running the notebook (``%envkit capture``). With ``for_write``
+    the single notebook is checked to be writable before the scan, so a read-only file fails
+    at once rather than after a long scan.
+    """
+    paths = [Path(p) for p in paths]
+    single = paths[0] if len(paths) == 1 and not paths[0].is_dir() else None
+    if for_write:
+        if single is None:
+            raise UsageError("--write stores the spec in one notebook; several notebooks or a folder were named",
+                             "run 'envkit capture --write NOTEBOOK' for each notebook")
+        check_writable_notebook(single)
+    result = capture_paths(paths, mapper=mapper, progress=progress)
+    if not live:
+        return LiveCapture(result=result, spec=result.spec, notebook=single)
+    from .live import live_versions
+    from .merge import merge_live
+
+    pins = live_versions(result.spec, imports=result.module_map())
+    return LiveCapture(result=result, spec=merge_live(result.spec, pins), live=pins, notebook=single)

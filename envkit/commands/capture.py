@@ -22,8 +22,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:
-    from ..capture import capture_paths
-    from ..notebook import update_envkit
+    from ..capture import capture_with_live
 
     paths = [Path(p) for p in args.notebooks]
     if not paths:
@@ -32,51 +31,31 @@ def run(args: argparse.Namespace, ui: UI) -> int:
             raise UsageError("no notebook named, and none could be found",
                              "pass the notebook's path, e.g. 'envkit capture analysis.ipynb'")
         paths = [found]
-    single = len(paths) == 1 and not paths[0].is_dir()
-    if args.write and not single:
-        raise UsageError("--write stores the spec in one notebook; several notebooks or a folder were named",
-                         "run 'envkit capture --write NOTEBOOK' for each notebook")
-    if args.write:
-        _check_writable_notebook(paths[0])  # fail before the scan, not after it
+    live = getattr(ui, "live_kernel", False) and not args.no_live
     if args.json:  # stdout is the JSON document alone
-        result = capture_paths(paths)
+        captured = capture_with_live(paths, live=live, for_write=args.write)
     else:
         with ui.progress("capture") as progress:
-            result = capture_paths(paths, progress=progress)
-    spec = result.spec
-    live = None
-    if getattr(ui, "live_kernel", False) and not args.no_live:
-        from ..capture.live import live_versions
-        from ..capture.merge import merge_live
-
-        live = live_versions(spec, imports=result.module_map())
-        spec = merge_live(spec, live)
-
-    if args.json:
-        data = result.to_json()
-        data["requirements"] = [r.to_json() for r in spec.requirements]
-        data["python"] = spec.python
-        data["spec_digest"] = spec.digest()
-        if live is not None:
-            data["live"] = live.to_json()
-    else:
-        _show(ui, result, spec, live)
+            captured = capture_with_live(paths, live=live, for_write=args.write, progress=progress)
+    spec = captured.spec
 
     def write() -> str:
-        update_envkit(paths[0], spec=spec)
-        return f"wrote the spec ({len(spec.requirements)} requirements) into {paths[0]}"
+        path = captured.write()
+        return f"wrote the spec ({len(spec.requirements)} requirements) into {path}"
 
-    if args.write:
-        message = write()
-        if args.json:
-            data["written"] = str(paths[0])
-        else:
-            ui.message(message)
-    elif single and not args.json:
-        ui.offer("Write into the notebook", write,
-                 hint=f"store it in the notebook: envkit capture --write {paths[0]}")
     if args.json:
+        data = captured.to_json()
+        if args.write:
+            write()
+            data["written"] = str(captured.notebook)
         ui.json(data)
+        return 0
+    _show(ui, captured.result, spec, captured.live)
+    if args.write:
+        ui.message(write())
+    elif captured.notebook is not None:
+        ui.offer("Write into the notebook", write,
+                 hint=f"store it in the notebook: envkit capture --write {captured.notebook}")
     return 0
 
 
@@ -108,17 +87,6 @@ def _show(ui: UI, result, spec, live) -> None:  # type: ignore[no-untyped-def]
         ui.message(f"note: {note}")
     if live is not None and live.not_loaded:
         ui.message("not loaded in this kernel (not pinned): " + ", ".join(live.not_loaded))
-
-
-def _check_writable_notebook(path: Path) -> None:
-    from ..errors import NotebookError
-    from ..notebook import _check_writable, read_notebook
-
-    nb = read_notebook(path)
-    if nb.nbformat < 4:
-        raise NotebookError(f"{path}: nbformat {nb.nbformat} notebooks are read, not written",
-                            "convert it first: jupyter nbconvert --to notebook --nbformat 4 --inplace")
-    _check_writable(nb.path)
 
 
 def _where(skipped) -> str:  # type: ignore[no-untyped-def]

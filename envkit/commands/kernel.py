@@ -69,11 +69,10 @@ def _install(args: argparse.Namespace, ui: UI) -> int:
             raise UsageError("envkit kernel install: name a notebook or an image",
                              "e.g. 'envkit kernel install analysis.ipynb'")
         target = str(found) if found else args.image
-    gpus = getattr(args, "gpus", None)
     t = _resolve(targets, target, args, ui)
-    options = KernelOptions(
+    options = KernelOptions(  # KernelOptions parses --gpus ("all", a count, ids), as for a kernelspec
         image=t.image, network=getattr(args, "network", "auto"), mem_limit=getattr(args, "mem_limit", None),
-        cpus=getattr(args, "cpus", None), gpus=int(gpus) if gpus and gpus.isdigit() else gpus,
+        cpus=getattr(args, "cpus", None), gpus=getattr(args, "gpus", None),
     )
     name = getattr(args, "name", None) or kernelspec.kernel_name(t.label)
     display = getattr(args, "display_name", None) or f"Python {t.python} (envkit: {t.label})"

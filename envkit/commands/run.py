@@ -17,10 +17,25 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                                           "(default: NAME.executed.ipynb; with --verify: none)")
     p.add_argument("--verify", action="store_true",
                    help="compare new outputs with the stored ones; exit 1 when any cell differs")
+    _image_arguments(p)
+    p.add_argument("--allow-errors", action="store_true", help="keep going after a cell raises")
+
+
+def _image_arguments(p: argparse.ArgumentParser) -> None:
+    """Where the code runs and for how long: shared by ``envkit run`` and ``%%envkit run``."""
     p.add_argument("--image", default="", help="run in this image instead of the notebook's")
     p.add_argument("--base-image", default="", help="base image when the notebook's image must be built")
     p.add_argument("--timeout", type=int, default=600, help="seconds one cell may run (default 600)")
-    p.add_argument("--allow-errors", action="store_true", help="keep going after a cell raises")
+
+
+def cell_parser() -> argparse.ArgumentParser:
+    """The arguments of the ``%%envkit run`` cell magic (the cell is the code; no notebook argument)."""
+    from . import _Parser
+
+    p = _Parser(prog="%%envkit run", description="run this cell's code in the notebook's image "
+                                                  "(built first if needed), as 'envkit run' runs a notebook")
+    _image_arguments(p)
+    return p
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:

@@ -37,6 +37,7 @@ class KernelOptions:
             raise KernelError(f"unknown kernel network {self.network!r}", f"use one of {', '.join(NETWORKS)}")
         if self.cpus is not None and self.cpus <= 0:
             raise KernelError(f"cpus must be positive, not {self.cpus}")
+        object.__setattr__(self, "gpus", parse_gpus(self.gpus))
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> KernelOptions:
@@ -71,13 +72,35 @@ class KernelOptions:
             out["mem_limit"] = self.mem_limit
         if self.cpus is not None:
             out["nano_cpus"] = int(self.cpus * 1e9)
-        if self.gpus is not None and self.gpus != 0:
-            if self.gpus == "all":
-                req = DeviceRequest(count=-1, capabilities=[["gpu"]])
-            elif isinstance(self.gpus, int) or str(self.gpus).isdigit():
-                req = DeviceRequest(count=int(self.gpus), capabilities=[["gpu"]])
-            else:
-                ids = self.gpus if isinstance(self.gpus, list) else str(self.gpus).split(",")
-                req = DeviceRequest(device_ids=[str(i) for i in ids], capabilities=[["gpu"]])
-            out["device_requests"] = [req]
+        if self.gpus == "all":
+            out["device_requests"] = [DeviceRequest(count=-1, capabilities=[["gpu"]])]
+        elif isinstance(self.gpus, int):
+            out["device_requests"] = [DeviceRequest(count=self.gpus, capabilities=[["gpu"]])]
+        elif self.gpus:
+            out["device_requests"] = [DeviceRequest(device_ids=list(self.gpus), capabilities=[["gpu"]])]
         return out
+
+
+def parse_gpus(value: str | int | list[str] | tuple[str, ...] | None) -> str | int | list[str] | None:
+    """``--gpus`` and the kernelspec's ``gpus`` in one form: None, ``"all"``, a count, or device ids.
+
+    The one parser for every front end: ``"all"``; a count (``2``, ``"2"``; 0 means none);
+    device ids as a list or comma-separated (``"0,2"``, ``"GPU-3a…"``).
+    """
+    if value is None or value == "" or value == 0:
+        return None
+    if isinstance(value, bool):
+        raise KernelError(f"gpus must be 'all', a count or device ids, not {value!r}")
+    if isinstance(value, int):
+        if value < 0:
+            raise KernelError(f"gpus must be 'all', a count or device ids, not {value}")
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        if text.lower() == "all":
+            return "all"
+        if text.isdigit():
+            return int(text) or None
+        value = text.split(",")
+    ids = [str(i).strip() for i in value if str(i).strip()]
+    return ids or None

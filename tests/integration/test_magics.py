@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from support.build import env_image  # noqa: F401
+from support.kernels import kernel_containers, kernel_image, wait_until  # noqa: F401
 from support.notebooks import errors_of, execute, make_notebook, text_of
 from support.share_image import lab_env  # noqa: F401
 
@@ -67,3 +68,52 @@ def test_launch_from_a_notebook_keeps_running_until_stopped(tmp_path, lab_env, e
     assert "stopped 1 JupyterLab server(s) for lab.ipynb" in text_of(nb.cells[1])
     assert not engine.containers.list(all=True, filters={"label": ["dev.envkit.kind=launch",
                                                                    f"dev.envkit.notebook={path.resolve()}"]})
+
+
+def test_version_and_a_bug_in_a_command_are_one_line_each(tmp_path):
+    from envkit import __version__
+
+    cells = ["%load_ext envkit", "%envkit --version",
+             # A fault injected by the test (no switch in envkit): any bug in a command.
+             "import envkit.commands.images as m\ndef run(args, ui):\n    raise ValueError('boom')\nm.run = run",
+             "%envkit images", "%envkit capture --frobnicate"]
+    nb = execute(make_notebook(tmp_path / "v.ipynb", cells), env={"ENVKIT_DEBUG": "0"})
+    assert not errors_of(nb.cells[1]) and f"envkit {__version__}" in text_of(nb.cells[1])
+    [err] = errors_of(nb.cells[3])
+    text = "\n".join(err.traceback)
+    assert text == "envkit: internal error: ValueError: boom — rerun with ENVKIT_DEBUG=1 for the traceback"
+    [err] = errors_of(nb.cells[4])
+    assert "--frobnicate" in "\n".join(err.traceback) and "Traceback" not in "\n".join(err.traceback)
+
+
+@pytest.mark.docker
+def test_cell_magic_runs_in_a_given_image(tmp_path, engine, kernel_image):
+    cells = ["%load_ext envkit", "%%envkit run --image " + kernel_image + "\nimport sys\nprint(sys.prefix)\n1/0",
+             "%%envkit run --image " + kernel_image + " --timeout 2\nimport time\ntime.sleep(600)",
+             "%%envkit run --no-such-option\nprint(1)"]
+    nb = execute(make_notebook(tmp_path / "c.ipynb", cells), env={"ENVKIT_WIDGETS": "0"})
+    shown = text_of(nb.cells[1])
+    assert "/opt/envkit/venv" in shown
+    [err] = errors_of(nb.cells[1])
+    assert "ZeroDivisionError" in "\n".join(err.traceback)
+    [err] = errors_of(nb.cells[2])
+    assert "cell 1 did not finish within the timeout of 2 s" in "\n".join(err.traceback)
+    assert "Traceback" not in "\n".join(err.traceback)
+    [err] = errors_of(nb.cells[3])
+    assert "--no-such-option" in "\n".join(err.traceback) and "Traceback" not in "\n".join(err.traceback)
+    assert wait_until(lambda: not kernel_containers(engine))  # removal is asynchronous in the engine
+
+
+@pytest.mark.docker
+def test_cell_magic_takes_the_notebooks_image_as_envkit_run_does(tmp_path, engine, env_image, base_image):
+    from support.build import tiny_notebook, tiny_spec
+
+    path = tiny_notebook(tmp_path / "tiny.ipynb", spec=tiny_spec(),
+                         cells=("%load_ext envkit", f"%config EnvkitMagics.base_image = '{base_image}'",
+                                "%%envkit run\nimport six, sys\nprint(sys.executable, six.__version__)"))
+    # env_image built this spec already: the cell finds it by spec digest, as `envkit run` does.
+    nb = execute(path, env={"ENVKIT_WIDGETS": "0"})
+    shown = text_of(nb.cells[2])
+    assert not errors_of(nb.cells[2]), shown
+    assert "/opt/envkit/venv/bin/python" in shown
+    assert wait_until(lambda: not kernel_containers(engine))  # removal is asynchronous in the engine

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from support.kernels import env_image, kernel_containers, kernel_image  # noqa: F401
+from support.kernels import env_image, kernel_containers, kernel_image, wait_until  # noqa: F401
 
 from envkit.run import execute_cell
 
@@ -79,3 +79,52 @@ def test_run_uses_the_notebooks_own_image(engine, env_image, base_image, tmp_pat
     text = nbformat.read(out, as_version=4).cells[0].outputs[0]["text"]
     assert text.strip() == "/opt/envkit/venv/bin/python"
     assert not kernel_containers(engine)
+
+
+def _slow_notebook(path: Path) -> Path:
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# slow"),
+                                         nbformat.v4.new_code_cell("print('first')"),
+                                         nbformat.v4.new_code_cell("import time\ntime.sleep(600)")])
+    nbformat.write(nb, path)
+    return path
+
+
+def test_a_cell_timeout_is_one_line_naming_the_cell(engine, kernel_image, tmp_path):
+    nb = _slow_notebook(tmp_path / "slow.ipynb")
+    out = tmp_path / "out.ipynb"
+    done = envkit_run(str(nb), "-o", str(out), "--image", kernel_image, "--timeout", "3")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    [line] = [x for x in done.stderr.splitlines() if x.startswith("envkit: ")]
+    assert "cell 3 did not finish within the timeout of 3 s" in line and str(out) in line, done.stderr
+    executed = nbformat.read(out, as_version=4)  # the partial copy: cell 2 ran, cell 3 did not finish
+    assert executed.cells[1].outputs[0]["text"] == "first\n"
+    assert wait_until(lambda: not kernel_containers(engine))  # removal is asynchronous in the engine
+
+
+def test_an_interrupt_is_reported_as_an_interrupt(engine, kernel_image, tmp_path):
+    import os
+    import signal
+
+    nb = _slow_notebook(tmp_path / "slow.ipynb")
+    proc = subprocess.Popen([sys.executable, "-m", "envkit", "run", str(nb), "--image", kernel_image],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        # Ctrl-C reaches the whole foreground process group; it lands while the kernel starts
+        # or while a cell runs, depending on the machine: both must read as an interrupt.
+        seen = []
+        for line in proc.stderr:
+            seen.append(line)
+            if "executing" in line:
+                break
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    err = "".join(seen) + err
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "did not start" not in err and "ipykernel" not in err
+    [line] = [x for x in err.splitlines() if x.startswith("envkit: ")]
+    assert "interrupted" in line, err
+    assert wait_until(lambda: not kernel_containers(engine))  # removal is asynchronous in the engine

@@ -16,7 +16,7 @@ from support.share_image import notebook_for, share_image  # noqa: F401
 
 from envkit.cli import main
 from envkit.engine import registry as engine_registry
-from envkit.errors import RegistryError
+from envkit.errors import ArchiveError, NotebookError, RegistryError
 from envkit.events import Transfer
 from envkit.labels import LABEL_SPEC
 from envkit.notebook import read_notebook, update_envkit
@@ -122,12 +122,17 @@ def test_import_of_a_damaged_archive_names_it(tmp_path, engine, capsys):
     err = capsys.readouterr().err
     assert "bad.envkit.tar" in err and "not an envkit archive" in err
     assert not (tmp_path / "x.ipynb").exists()
+    with pytest.raises(ArchiveError):
+        import_archive(bad)
+    (tmp_path / "not-a-tar.envkit.tar").write_text("hello")
+    with pytest.raises(ArchiveError, match="not an envkit archive"):
+        import_archive(tmp_path / "not-a-tar.envkit.tar")
 
 
 def test_export_of_a_notebook_without_image_says_build_first(tmp_path):
     nb = Path(tmp_path / "n.ipynb")
     nb.write_text(json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": []}))
-    with pytest.raises(RegistryError) as caught:
+    with pytest.raises(NotebookError) as caught:
         export_notebook(nb, tmp_path / "n.envkit.tar")
     assert "envkit build" in caught.value.hint
     assert not (tmp_path / "n.envkit.tar").exists()

@@ -1,16 +1,15 @@
 """Fixtures for container kernels: an image with ipykernel, isolated kernelspec folders.
 
 ``kernel_image`` is the builder's session image (``env_image`` from tests/support/build.py);
-with ``ENVKIT_TEST_STANDIN_KERNEL=1`` (or without a builder) it builds a stand-in with the
-same layout instead: a venv at /opt/envkit/venv first
-on PATH, ipykernel installed through the host's proxy, user ``envkit``, HOME=/home/envkit.
+a test module without the builder's fixture gets ``standin_kernel_image`` instead: an image
+with the same layout built here (a venv at /opt/envkit/venv first on PATH, ipykernel installed
+through the host's proxy, user ``envkit``, HOME=/home/envkit), independent of envkit's builder.
 """
 
 from __future__ import annotations
 
 import io
 import json
-import os
 import tarfile
 import time
 from pathlib import Path
@@ -77,17 +76,20 @@ def build_standin(base: str, tag: str = STANDIN_TAG) -> str:
 
 
 @pytest.fixture(scope="session")
+def standin_kernel_image(engine, base_image) -> str:
+    """An image with ipykernel in /opt/envkit/venv built without envkit's builder."""
+    return build_standin(base_image)
+
+
+@pytest.fixture(scope="session")
 def kernel_image(request, engine, base_image) -> str:
     """An image with ipykernel in /opt/envkit/venv: the builder's when available, else a stand-in."""
-    if os.environ.get("ENVKIT_TEST_STANDIN_KERNEL") != "1":
-        try:
-            result = request.getfixturevalue("env_image")
-        except pytest.FixtureLookupError:
-            result = None
-        if result is not None:
-            image = getattr(result, "image", result)
-            return getattr(image, "tag", "") or getattr(image, "id", "")
-    return build_standin(base_image)
+    try:
+        result = request.getfixturevalue("env_image")
+    except pytest.FixtureLookupError:
+        return request.getfixturevalue("standin_kernel_image")
+    image = getattr(result, "image", result)
+    return getattr(image, "tag", "") or getattr(image, "id", "")
 
 
 @pytest.fixture

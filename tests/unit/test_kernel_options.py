@@ -10,7 +10,7 @@ from envkit.commands import build_parser
 from envkit.errors import KernelError
 from envkit.kernels.container import container_env
 from envkit.kernels.kernelspec import PROVISIONER, kernel_name, spec_dict
-from envkit.kernels.options import KernelOptions
+from envkit.kernels.options import KernelOptions, parse_gpus
 from envkit.kernels.watchdog import SOURCE, command
 
 
@@ -71,3 +71,21 @@ def test_kernel_command_arguments():
     assert build_parser().parse_args(["kernel", "remove", "envkit-a"]).name == "envkit-a"
     run = build_parser().parse_args(["run", "a.ipynb", "-o", "out.ipynb", "--verify"])
     assert (run.output, run.verify) == ("out.ipynb", True)
+
+
+@pytest.mark.parametrize(("given", "parsed"), [
+    (None, None), ("", None), (0, None), ("0", None), ("all", "all"), ("ALL", "all"), (2, 2), ("2", 2),
+    ("0,2", ["0", "2"]), (["GPU-3a", "1"], ["GPU-3a", "1"]), ("GPU-3a", ["GPU-3a"]),
+])
+def test_gpus_are_parsed_once_for_every_front_end(given, parsed):
+    # `envkit kernel install --gpus` passes the raw text; a kernelspec's config passes JSON values.
+    assert parse_gpus(given) == parsed
+    assert KernelOptions(image="img", gpus=given).gpus == parsed
+    if isinstance(given, str) and given:
+        args = build_parser().parse_args(["kernel", "install", "a.ipynb", "--gpus", given])
+        assert KernelOptions(image="img", gpus=args.gpus).gpus == parsed
+
+
+def test_negative_gpu_count_is_refused():
+    with pytest.raises(KernelError, match="gpus"):
+        KernelOptions(image="img", gpus=-1)

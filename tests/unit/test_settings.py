@@ -1,7 +1,14 @@
-"""Reading the host's pip settings for forwarding into builds."""
+"""Settings: the host's pip settings for builds, and envkit's own variables, read in one place."""
 
 from __future__ import annotations
 
+import ast
+import os
+from pathlib import Path
+
+import pytest
+
+from envkit import settings
 from envkit.settings import pip_settings
 
 
@@ -94,3 +101,86 @@ def test_template_dirs_come_from_the_setting(tmp_path):
     assert template_dirs({"ENVKIT_TEMPLATES": f"{tmp_path / 'a'}:{tmp_path / 'missing'}"}) == [tmp_path / "a"]
     (tmp_path / "envkit" / "templates").mkdir(parents=True)
     assert template_dirs({"XDG_CONFIG_HOME": str(tmp_path)}) == [tmp_path / "envkit" / "templates"]
+# --- envkit's own variables: read in settings.py alone, one meaning each ------------------------
+
+ENVKIT = Path(__file__).resolve().parents[2] / "envkit"
+
+
+def _environment_reads(tree: ast.AST) -> list[tuple[int, str]]:
+    """``os.environ[...]`` (read or write), ``.get``/``.pop``/``.setdefault`` and ``os.getenv``
+    whose key is an ``ENVKIT_*`` string, as (line, variable)."""
+    found = []
+    for node in ast.walk(tree):
+        key: ast.AST | None = None
+        if isinstance(node, ast.Subscript):
+            key = node.slice
+        elif isinstance(node, ast.Call) and node.args:
+            key = node.args[0]
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            if name not in ("get", "getenv", "pop", "setdefault", "__getitem__"):
+                continue
+        if isinstance(key, ast.Constant) and isinstance(key.value, str) and key.value.startswith("ENVKIT_"):
+            found.append((node.lineno, key.value))
+    return found
+
+
+def test_envkit_variables_are_read_only_in_settings():
+    offenders = []
+    for path in sorted(ENVKIT.rglob("*.py")):
+        if path == ENVKIT / "settings.py":
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        offenders += [f"{path.relative_to(ENVKIT.parent)}:{line}: {name}" for line, name in _environment_reads(tree)]
+    assert not offenders, "read ENVKIT_* variables through envkit.settings:\n" + "\n".join(offenders)
+
+
+def test_the_check_finds_a_read():
+    tree = ast.parse('import os\nos.environ.get("ENVKIT_X")\nos.getenv("ENVKIT_Y", "")\nos.environ["ENVKIT_Z"]\n'
+                     'os.environ["ENVKIT_W"] = "0"\nos.environ.get("HOME")\n')
+    assert sorted(name for _, name in _environment_reads(tree)) == ["ENVKIT_W", "ENVKIT_X", "ENVKIT_Y", "ENVKIT_Z"]
+
+
+@pytest.mark.parametrize(("value", "on"), [
+    (None, False), ("", False), ("0", False), ("false", False), ("no", False), ("OFF", False),
+    ("1", True), ("yes", True), ("true", True),
+])
+def test_debug_has_one_meaning(monkeypatch, value, on):
+    from envkit.errors import EnvkitError
+
+    if value is None:
+        monkeypatch.delenv("ENVKIT_DEBUG", raising=False)
+    else:
+        monkeypatch.setenv("ENVKIT_DEBUG", value)
+    assert settings.debug() is on
+    # The notebook's renderer follows the same switch (ENVKIT_DEBUG=0 used to turn it on there).
+    try:
+        raise EnvkitError("boom")
+    except EnvkitError as exc:
+        shown = "".join(exc._render_traceback_())
+    assert ("Traceback" in shown) is on
+
+
+def test_widgets_and_verbose(monkeypatch):
+    monkeypatch.delenv("ENVKIT_WIDGETS", raising=False)
+    monkeypatch.delenv("ENVKIT_VERBOSE", raising=False)
+    assert settings.widgets() is True and settings.verbose() is False
+    monkeypatch.setenv("ENVKIT_WIDGETS", "0")
+    monkeypatch.setenv("ENVKIT_VERBOSE", "1")
+    assert settings.widgets() is False and settings.verbose() is True
+
+
+def test_turning_widgets_off_in_a_magic_leaves_the_process_alone(monkeypatch):
+    from IPython.testing.globalipapp import start_ipython
+
+    from envkit.magics import EnvkitMagics
+    from envkit.widgets import NotebookUI
+
+    monkeypatch.delenv("ENVKIT_WIDGETS", raising=False)
+    shell = start_ipython()
+    magics = EnvkitMagics(shell=shell)
+    magics.widgets = False
+    ui = magics._ui()
+    assert ui.widgets is False
+    assert "ENVKIT_WIDGETS" not in os.environ
+    assert NotebookUI(None).widgets is True  # another UI in the same process keeps the default

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from envkit.errors import PackageError
+from envkit.errors import NotebookError, PackageError
 from envkit.spec import EnvkitMetadata, EnvSpec, Lock, Pin, Requirement, Source, Unresolved
 
 
@@ -75,5 +75,5 @@ def test_metadata_round_trip_keeps_unknown_keys_and_checks_schema():
     data = meta.to_json()
     assert data["schema"] == 1 and data["spec_digest"] == meta.spec.digest()
     assert EnvkitMetadata.from_json(data) == meta
-    with pytest.raises(PackageError, match="schema"):
+    with pytest.raises(NotebookError, match="schema"):
         EnvkitMetadata.from_json({**data, "schema": 99})
