@@ -71,8 +71,10 @@ def _environment(overrides: tuple[str, ...]) -> jinja2.Environment:
         own,
         jinja2.PrefixLoader({"envkit": own}),
     ])
-    return jinja2.Environment(loader=loader, undefined=jinja2.StrictUndefined, autoescape=False,
-                              keep_trailing_newline=True, trim_blocks=False, lstrip_blocks=False)
+    env = jinja2.Environment(loader=loader, undefined=jinja2.StrictUndefined, autoescape=False,
+                             keep_trailing_newline=True, trim_blocks=False, lstrip_blocks=False)
+    env.filters.update(__import__("envkit.validate", fromlist=["FILTERS"]).FILTERS)  # values only through these
+    return env
 
 
 def render_template(name: str, **variables: Any) -> str:

@@ -63,8 +63,11 @@ def run(args: argparse.Namespace, ui: UI) -> int:
         _show(ui, result, spec, live)
 
     def write() -> str:
-        update_envkit(paths[0], spec=spec)
-        return f"wrote the spec ({len(spec.requirements)} requirements) into {paths[0]}"
+        replaced = _replace_if_damaged(paths[0], spec)
+        if replaced is None:
+            update_envkit(paths[0], spec=spec)
+        done = f"wrote the spec ({len(spec.requirements)} requirements) into {paths[0]}"
+        return done if replaced is None else f"{done}, replacing its damaged metadata.envkit ({replaced})"
 
     if args.write:
         message = write()
@@ -108,6 +111,27 @@ def _show(ui: UI, result, spec, live) -> None:  # type: ignore[no-untyped-def]
         ui.message(f"note: {note}")
     if live is not None and live.not_loaded:
         ui.message("not loaded in this kernel (not pinned): " + ", ".join(live.not_loaded))
+
+
+def _replace_if_damaged(path: Path, spec) -> str | None:  # type: ignore[no-untyped-def]
+    """Repair: a notebook whose envkit record is damaged gets a fresh one holding only ``spec``.
+
+    Returns what was wrong with the old record, or None when it was sound (then it is updated).
+    """
+    from ..errors import NotebookError
+    from ..notebook import read_notebook, write_envkit
+    from ..spec import EnvkitMetadata
+    from ..validate import comment
+
+    nb = read_notebook(path)
+    if not isinstance(nb.raw.get("metadata", {}), dict):
+        return None  # not a notebook nbformat accepts: the write below says so
+    try:
+        nb.envkit()
+    except NotebookError as exc:
+        write_envkit(path, EnvkitMetadata(spec=spec))
+        return exc.message.removeprefix(f"{comment(path)}: ")
+    return None
 
 
 def _check_writable_notebook(path: Path) -> None:
