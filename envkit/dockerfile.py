@@ -25,6 +25,7 @@ from .engine import LABEL_NOTEBOOK, LABEL_SPEC, LABEL_TEST_RUN, LABEL_VERSION, b
 from .errors import UsageError
 from .settings import PipSettings, pip_settings
 from .spec import EnvSpec, Lock, sha256_digest
+from .validate import FILTERS
 
 if TYPE_CHECKING:
     import jinja2
@@ -73,7 +74,7 @@ def _environment(overrides: tuple[str, ...]) -> jinja2.Environment:
     ])
     env = jinja2.Environment(loader=loader, undefined=jinja2.StrictUndefined, autoescape=False,
                              keep_trailing_newline=True, trim_blocks=False, lstrip_blocks=False)
-    env.filters.update(__import__("envkit.validate", fromlist=["FILTERS"]).FILTERS)  # values only through these
+    env.filters.update(FILTERS)  # templates write values only through envkit.validate's filters
     return env
 
 

@@ -64,6 +64,8 @@ class Source:
     def __post_init__(self) -> None:
         # Shown in a terminal: a line of code never carries a control character out of capture.
         object.__setattr__(self, "text", v.comment(self.text))
+        if self.file is not None:
+            object.__setattr__(self, "file", v.comment(self.file))
 
     def to_json(self) -> dict[str, Any]:
         return _drop_defaults(self)
@@ -72,7 +74,7 @@ class Source:
     def from_json(cls, data: Any, field: str = "source") -> Source:
         d = v.obj(data, field, allowed=("kind", "text", "cell", "file"))
         return cls(kind=v.text(d.get("kind"), f"{field}.kind", limit=40, empty=False),
-                   text=v.text(d.get("text", ""), f"{field}.text"),
+                   text=v.text(d.get("text", ""), f"{field}.text", limit=10_000_000),
                    cell=None if d.get("cell") is None else v.integer(d["cell"], f"{field}.cell", minimum=1),
                    file=None if d.get("file") is None else v.text(d["file"], f"{field}.file"))
 
@@ -179,8 +181,8 @@ class Unresolved:
     def from_json(cls, data: Any, field: str = "unresolved") -> Unresolved:
         d = v.obj(data, field, allowed=("module", "reason", "sources"))
         sources = v.array(d.get("sources", []), f"{field}.sources")
-        return cls(module=v.text(d.get("module"), f"{field}.module", limit=200, empty=False),
-                   reason=v.text(d.get("reason", ""), f"{field}.reason"),
+        return cls(module=v.text(d.get("module"), f"{field}.module", empty=False),
+                   reason=v.text(d.get("reason", ""), f"{field}.reason", limit=100_000),
                    sources=tuple(Source.from_json(s, f"{field}.sources[{i}]") for i, s in enumerate(sources)))
 
 
@@ -323,7 +325,7 @@ class Lock:
         with v.within(field):
             return cls(
                 spec_digest=v.sha256(d.get("spec_digest"), "spec_digest"),
-                python=v.version(d.get("python"), "python"),
+                python=v.python_full_version(d.get("python"), "python"),
                 packages=tuple(Pin.from_json(p, f"packages[{i}]") for i, p in enumerate(packages)),
                 source=v.one_of(d.get("source", "image"), "source", ("image", "kernel")),
                 platform=v.platform(d.get("platform", ""), "platform"),

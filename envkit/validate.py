@@ -229,6 +229,14 @@ def python_version(value: Any, field: str) -> str:
     return v
 
 
+def python_full_version(value: Any, field: str) -> str:
+    """A full Python version as ``platform.python_version()`` gives it (``3.11.7``, ``3.13.0+``)."""
+    v = text(value, field, limit=40, empty=False)
+    if not re.fullmatch(r"[0-9]+(?:\.[0-9]+)*[A-Za-z0-9.+]*", v):
+        raise Invalid(field, f"{shown(v)} is not a Python version (e.g. 3.11.7)")
+    return v
+
+
 def sha256(value: Any, field: str) -> str:
     """``sha256:`` and 64 lower-case hex digits (hashes, digests, image IDs)."""
     h = text(value, field, limit=100, empty=False)

@@ -283,3 +283,21 @@ def test_dockerfile_needs_no_engine(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert keywords(proc.stdout) == keywords(render_context(EnvSpec(python="3.11"), None, BuildOptions(),
                                                             pip=PipSettings()).dockerfile)
+
+
+@pytest.mark.parametrize(("user", "base"), [("envkit\nRUN touch /PWNED", "sha256:" + "e" * 64),
+                                            ("1000:100", "sha256:" + "e" * 64 + "\nRUN touch /PWNED"),
+                                            ("$(id)", "sha256:" + "e" * 64)])
+def test_jupyterlab_layer_refuses_what_an_image_config_could_inject(user, base):
+    from envkit.launch import lab_dockerfile
+
+    with pytest.raises(UsageError, match="^(user|base_image): "):
+        lab_dockerfile(base, user)
+
+
+def test_jupyterlab_layer_renders_through_the_filters():
+    from envkit.launch import lab_dockerfile
+
+    text, _ = lab_dockerfile("sha256:" + "e" * 64, "1000:100")
+    assert keywords(text)[:2] == ["FROM", "USER"] and keywords(text).count("FROM") == 1
+    assert "USER 1000:100" in text
