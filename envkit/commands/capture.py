@@ -63,10 +63,12 @@ def run(args: argparse.Namespace, ui: UI) -> int:
         _show(ui, result, spec, live)
 
     def write() -> str:
+        from ..validate import comment
+
         replaced = _replace_if_damaged(paths[0], spec)
         if replaced is None:
             update_envkit(paths[0], spec=spec)
-        done = f"wrote the spec ({len(spec.requirements)} requirements) into {paths[0]}"
+        done = f"wrote the spec ({len(spec.requirements)} requirements) into {comment(paths[0])}"
         return done if replaced is None else f"{done}, replacing its damaged metadata.envkit ({replaced})"
 
     if args.write:

@@ -89,7 +89,7 @@ def records(draw) -> object:
                 isinstance(node, list) and isinstance(key, int) and key < len(node)) else None
             if node is None:
                 break
-        if isinstance(node, dict) or (isinstance(node, list) and path[-1] < len(node)):
+        if isinstance(node, dict) or (isinstance(node, list) and isinstance(path[-1], int) and path[-1] < len(node)):
             node[path[-1]] = value
     return record
 
@@ -203,7 +203,7 @@ bases = st.sampled_from(["envkit-test-base:bookworm", "python:3.11-slim", "local
     | st.sampled_from(PAYLOADS[:8])
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(record=records(), base_image=bases)
 def test_fuzzed_metadata_is_refused_in_one_line_or_renders_clean(record, base_image):
     with tempfile.TemporaryDirectory() as folder:
@@ -215,7 +215,7 @@ names = st.sampled_from(["n\nFROM alpine\nRUN touch PWNED\n#", "a\rRUN x", "é\u
     | st.text(st.characters(blacklist_characters="/\x00", blacklist_categories=("Cs",)), min_size=1, max_size=40)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(stem=names, damaged=st.booleans())
 def test_hostile_file_names_stay_out_of_dockerfile_text(stem, damaged):
     name = stem + ".ipynb"
