@@ -206,3 +206,21 @@ def test_from_json_names_the_field_path():
     with pytest.raises(v.Invalid, match=r"^lock\.packages\[0\]\.hashes\[0\]: "):
         Lock.from_json(lock)
     assert EnvkitMetadata.from_json(good.to_json()) == good
+
+
+def test_huge_records_are_refused_by_size_not_by_time():
+    with pytest.raises(v.Invalid, match=r"^spec\.requirements: 100001 items, more than"):
+        EnvSpec.from_json({"python": "3.11", "requirements": [{"name": "six"}] * 100_001})
+    with pytest.raises(v.Invalid, match=r"^spec\.base_image: 1000000 characters, more than"):
+        EnvSpec.from_json({"python": "3.11", "base_image": "a" * 1_000_000})
+
+
+def test_notebook_python_version_is_digits_only():
+    from envkit.notebook import Notebook
+
+    def python(version):
+        return Notebook(path="nb.ipynb", raw={"metadata": {"language_info": {"name": "python", "version": version}}},
+                        nbformat=4).python_version()
+
+    assert python("3.11.2") == "3.11"
+    assert python("3.x\nRUN touch /PWNED.1") is None and python("3.1१.0") is None
