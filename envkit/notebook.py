@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import stat
 import tempfile
 from dataclasses import dataclass
@@ -56,17 +58,30 @@ class Notebook:
         return out
 
     def envkit(self) -> EnvkitMetadata | None:
-        """The envkit metadata stored in this notebook, or None."""
-        data = self.metadata.get(METADATA_KEY)
-        if not data:
+        """The envkit metadata stored in this notebook, or None.
+
+        Every value is checked against its grammar (``envkit.validate``) before anything uses
+        it: a damaged or hand-edited record is one line naming the notebook and the field.
+        """
+        from .validate import Invalid, comment, shown
+
+        where = comment(self.path)  # a file name with a newline stays on its line
+        hint = f"run 'envkit capture --write {shlex.quote(where)}' to replace it with a fresh capture"
+        metadata = self.raw.get("metadata")
+        if metadata is not None and not isinstance(metadata, dict):
+            raise NotebookError(f"{where}: metadata: expected an object", hint)
+        data = (metadata or {}).get(METADATA_KEY)
+        if data is None or data == {}:
             return None
         try:
-            return EnvkitMetadata.from_json(data)
+            return EnvkitMetadata.from_json(data, f"metadata.{METADATA_KEY}")
+        except Invalid as exc:
+            raise NotebookError(f"{where}: {exc.message}", hint) from None
         except NotebookError as exc:  # a schema this envkit does not read: name the file
-            raise NotebookError(f"{self.path}: {exc.message}", exc.hint) from exc
+            raise NotebookError(f"{where}: {exc.message}", exc.hint) from None
         except (KeyError, TypeError, ValueError) as exc:
-            raise NotebookError(f"{self.path}: metadata.envkit is damaged ({exc})",
-                                "run 'envkit capture --write' to store a fresh spec") from exc
+            raise NotebookError(f"{where}: metadata.envkit is damaged ({shown(exc, 200)})",
+                                hint) from exc
 
     def kernel_language(self) -> str:
         info = self.metadata.get("language_info") or {}
@@ -78,7 +93,8 @@ class Notebook:
         info = self.metadata.get("language_info") or {}
         version = str(info.get("version") or "")
         parts = version.split(".")
-        if info.get("name", "python") == "python" and len(parts) >= 2 and parts[0].isdigit():
+        if info.get("name", "python") == "python" and len(parts) >= 2 and re.fullmatch(r"[0-9]+", parts[0]) \
+                and re.fullmatch(r"[0-9]+", parts[1]):
             return f"{parts[0]}.{parts[1]}"
         return None
 
@@ -182,6 +198,20 @@ def write_envkit(path: str | os.PathLike[str], meta: EnvkitMetadata) -> None:
         raise NotebookError(f"{nb.path}: would not be a valid notebook after writing; nothing was written",
                             f"nbformat says: {str(exc).splitlines()[0]}") from exc
     atomic_write_text(nb.path, dumps_notebook(raw))
+
+
+def damaged_record(path: str | os.PathLike[str]) -> str | None:
+    """What is wrong with the notebook's envkit record, or None when it is sound or absent."""
+    from .validate import comment
+
+    nb = read_notebook(path)
+    if not isinstance(nb.raw.get("metadata", {}), dict):
+        return None  # not a notebook nbformat accepts: a write says so
+    try:
+        nb.envkit()
+    except NotebookError as exc:
+        return exc.message.removeprefix(f"{comment(nb.path)}: ")
+    return None
 
 
 def update_envkit(path: str | os.PathLike[str], **changes: Any) -> EnvkitMetadata:

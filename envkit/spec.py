@@ -4,6 +4,12 @@ Frozen keyword-only dataclasses with canonical JSON and content digests. The spe
 only what changes the image (Python version, requirements, system packages, base image), never
 where a requirement was seen, so re-running cells, editing outputs or moving cells around does
 not change it. No docker, IPython or jinja2 here.
+
+Everything read back with ``from_json`` is checked against its grammar (``envkit.validate``):
+a damaged or hand-edited record raises ``validate.Invalid`` naming the field, e.g.
+``spec.requirements[3].specifier``. The constructors check what reaches a Dockerfile or a
+``requirements.txt`` (names, versions, specifiers, markers, URLs, hashes, Python version, base
+image, system packages) too, so a spec built in code cannot inject an instruction either.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from packaging.requirements import InvalidRequirement
 from packaging.requirements import Requirement as PEP508
 from packaging.utils import canonicalize_name
 
+from . import validate as v
 from .errors import NotebookError, PackageError
 
 SCHEMA_VERSION = 1
@@ -54,12 +61,22 @@ class Source:
     cell: int | None = None
     file: str | None = None
 
+    def __post_init__(self) -> None:
+        # Shown in a terminal: a line of code never carries a control character out of capture.
+        object.__setattr__(self, "text", v.comment(self.text))
+        if self.file is not None:
+            object.__setattr__(self, "file", v.comment(self.file))
+
     def to_json(self) -> dict[str, Any]:
         return _drop_defaults(self)
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Source:
-        return cls(**data)
+    def from_json(cls, data: Any, field: str = "source") -> Source:
+        d = v.obj(data, field, allowed=("kind", "text", "cell", "file"))
+        return cls(kind=v.text(d.get("kind"), f"{field}.kind", limit=40, empty=False),
+                   text=v.text(d.get("text", ""), f"{field}.text", limit=10_000_000),
+                   cell=None if d.get("cell") is None else v.integer(d["cell"], f"{field}.cell", minimum=1),
+                   file=None if d.get("file") is None else v.text(d["file"], f"{field}.file"))
 
     def describe(self) -> str:
         where = f"cell {self.cell}" if self.cell is not None else ""
@@ -86,9 +103,15 @@ class Requirement:
     sources: tuple[Source, ...] = ()
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "name", canonicalize_name(self.name))
+        object.__setattr__(self, "name", canonicalize_name(v.distribution_name(self.name, "name")))
         # PEP 685: extras compare normalised, like names.
-        object.__setattr__(self, "extras", tuple(sorted({canonicalize_name(e) for e in self.extras})))
+        extras = {canonicalize_name(v.distribution_name(e, f"extras[{i}]")) for i, e in enumerate(self.extras)}
+        object.__setattr__(self, "extras", tuple(sorted(extras)))
+        v.specifier(self.specifier, "specifier")
+        v.marker(self.marker, "marker")
+        v.url(self.url, "url")
+        v.text(self.direct, "direct")
+        v.requirement(self.pep508(), "")  # one line of requirements.txt, exactly one requirement
 
     @classmethod
     def parse(cls, text: str, *, sources: tuple[Source, ...] = (), optional: bool = False) -> Requirement:
@@ -125,11 +148,22 @@ class Requirement:
         return _drop_defaults(self)
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Requirement:
-        data = dict(data)
-        data["extras"] = tuple(data.get("extras", ()))
-        data["sources"] = tuple(Source.from_json(s) for s in data.get("sources", ()))
-        return cls(**data)
+    def from_json(cls, data: Any, field: str = "requirement") -> Requirement:
+        d = v.obj(data, field, allowed=("name", "specifier", "extras", "marker", "url", "optional", "direct",
+                                        "sources"))
+        if "name" not in d:
+            raise v.Invalid(f"{field}.name", "missing")
+        extras = v.array(d.get("extras", []), f"{field}.extras", limit=100)
+        sources = v.array(d.get("sources", []), f"{field}.sources")
+        with v.within(field):
+            return cls(name=v.distribution_name(d["name"], "name"),
+                       specifier=v.text(d.get("specifier", ""), "specifier"),
+                       extras=tuple(v.text(e, f"extras[{i}]") for i, e in enumerate(extras)),
+                       marker=v.text(d.get("marker", ""), "marker"),
+                       url=v.text(d.get("url", ""), "url"),
+                       optional=v.boolean(d.get("optional", False), "optional"),
+                       direct=v.text(d.get("direct", ""), "direct"),
+                       sources=tuple(Source.from_json(s, f"sources[{i}]") for i, s in enumerate(sources)))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -144,10 +178,12 @@ class Unresolved:
         return _drop_defaults(self)
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Unresolved:
-        data = dict(data)
-        data["sources"] = tuple(Source.from_json(s) for s in data.get("sources", ()))
-        return cls(**data)
+    def from_json(cls, data: Any, field: str = "unresolved") -> Unresolved:
+        d = v.obj(data, field, allowed=("module", "reason", "sources"))
+        sources = v.array(d.get("sources", []), f"{field}.sources")
+        return cls(module=v.text(d.get("module"), f"{field}.module", empty=False),
+                   reason=v.text(d.get("reason", ""), f"{field}.reason", limit=100_000),
+                   sources=tuple(Source.from_json(s, f"{field}.sources[{i}]") for i, s in enumerate(sources)))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -161,6 +197,11 @@ class EnvSpec:
     unresolved: tuple[Unresolved, ...] = ()
 
     def __post_init__(self) -> None:
+        v.python_version(self.python, "python")
+        if self.base_image:
+            v.image_reference(self.base_image, "base_image")
+        for i, package in enumerate(self.system_packages):
+            v.debian_package(package, f"system_packages[{i}]")
         reqs = tuple(sorted(self.requirements, key=lambda r: (r.name, r.marker)))
         object.__setattr__(self, "requirements", reqs)
         object.__setattr__(self, "system_packages", tuple(sorted(set(self.system_packages))))
@@ -188,14 +229,21 @@ class EnvSpec:
         return data
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> EnvSpec:
-        return cls(
-            python=str(data["python"]),
-            requirements=tuple(Requirement.from_json(r) for r in data.get("requirements", ())),
-            system_packages=tuple(data.get("system_packages", ())),
-            base_image=data.get("base_image", ""),
-            unresolved=tuple(Unresolved.from_json(u) for u in data.get("unresolved", ())),
-        )
+    def from_json(cls, data: Any, field: str = "spec") -> EnvSpec:
+        d = v.obj(data, field, allowed=("python", "requirements", "system_packages", "base_image", "unresolved"))
+        if "python" not in d:
+            raise v.Invalid(f"{field}.python", "missing")
+        reqs = v.array(d.get("requirements", []), f"{field}.requirements")
+        packages = v.array(d.get("system_packages", []), f"{field}.system_packages", limit=10_000)
+        unresolved = v.array(d.get("unresolved", []), f"{field}.unresolved")
+        with v.within(field):
+            return cls(
+                python=v.python_version(d["python"], "python"),
+                requirements=tuple(Requirement.from_json(r, f"requirements[{i}]") for i, r in enumerate(reqs)),
+                system_packages=tuple(v.debian_package(p, f"system_packages[{i}]") for i, p in enumerate(packages)),
+                base_image=v.image_reference(d["base_image"], "base_image") if d.get("base_image", "") != "" else "",
+                unresolved=tuple(Unresolved.from_json(u, f"unresolved[{i}]") for i, u in enumerate(unresolved)),
+            )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -208,7 +256,11 @@ class Pin:
     url: str = ""
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "name", canonicalize_name(self.name))
+        object.__setattr__(self, "name", canonicalize_name(v.distribution_name(self.name, "name")))
+        v.version(self.version, "version")
+        for i, h in enumerate(self.hashes):
+            v.sha256(h, f"hashes[{i}]")
+        v.url(self.url, "url")
         object.__setattr__(self, "hashes", tuple(sorted(set(self.hashes))))
 
     def line(self, *, with_hashes: bool = True) -> str:
@@ -224,10 +276,13 @@ class Pin:
         return _drop_defaults(self)
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Pin:
-        data = dict(data)
-        data["hashes"] = tuple(data.get("hashes", ()))
-        return cls(**data)
+    def from_json(cls, data: Any, field: str = "pin") -> Pin:
+        d = v.obj(data, field, allowed=("name", "version", "hashes", "url"))
+        hashes = v.array(d.get("hashes", []), f"{field}.hashes", limit=1000)
+        with v.within(field):
+            return cls(name=v.distribution_name(d.get("name"), "name"), version=v.version(d.get("version"), "version"),
+                       hashes=tuple(v.sha256(h, f"hashes[{i}]") for i, h in enumerate(hashes)),
+                       url=v.url(d.get("url", ""), "url"))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -264,14 +319,17 @@ class Lock:
         return _drop_defaults(self)
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Lock:
-        return cls(
-            spec_digest=data["spec_digest"],
-            python=str(data["python"]),
-            packages=tuple(Pin.from_json(p) for p in data.get("packages", ())),
-            source=data.get("source", "image"),
-            platform=data.get("platform", ""),
-        )
+    def from_json(cls, data: Any, field: str = "lock") -> Lock:
+        d = v.obj(data, field, allowed=("spec_digest", "python", "packages", "source", "platform"))
+        packages = v.array(d.get("packages", []), f"{field}.packages")
+        with v.within(field):
+            return cls(
+                spec_digest=v.sha256(d.get("spec_digest"), "spec_digest"),
+                python=v.python_full_version(d.get("python"), "python"),
+                packages=tuple(Pin.from_json(p, f"packages[{i}]") for i, p in enumerate(packages)),
+                source=v.one_of(d.get("source", "image"), "source", ("image", "kernel")),
+                platform=v.platform(d.get("platform", ""), "platform"),
+            )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -288,8 +346,12 @@ class ImageRecord:
         return _drop_defaults(self)
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> ImageRecord:
-        return cls(**data)
+    def from_json(cls, data: Any, field: str = "image") -> ImageRecord:
+        d = v.obj(data, field, allowed=("id", "tag", "spec_digest", "repo_digest", "size"))
+        optional = {"tag": v.image_reference, "spec_digest": v.sha256, "repo_digest": v.image_reference}
+        return cls(id=v.image_id(d.get("id"), f"{field}.id"),
+                   **{k: check(d[k], f"{field}.{k}") for k, check in optional.items() if d.get(k, "") != ""},
+                   size=v.integer(d.get("size", 0), f"{field}.size"))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -313,19 +375,24 @@ class EnvkitMetadata:
         return data
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> EnvkitMetadata:
+    def from_json(cls, data: Any, field: str = "metadata.envkit") -> EnvkitMetadata:
+        """Read ``metadata.envkit``; raises ``validate.Invalid`` naming the first damaged field."""
+        v.obj(data, field)
         schema = data.get("schema")
         if schema != SCHEMA_VERSION:
             raise NotebookError(
-                f"envkit metadata schema {schema!r} is not supported (this envkit reads {SCHEMA_VERSION})",
+                f"envkit metadata schema {v.shown(schema)} is not supported (this envkit reads {SCHEMA_VERSION})",
                 "upgrade envkit, or run 'envkit capture --write' to store a fresh spec",
             )
         known = {"schema", "spec", "spec_digest", "lock", "image"}
+        if data.get("spec_digest") is not None:
+            v.sha256(data["spec_digest"], f"{field}.spec_digest")
+        spec, lock, image = (data.get(k) for k in ("spec", "lock", "image"))
         return cls(
-            spec=EnvSpec.from_json(data["spec"]) if data.get("spec") else None,
-            lock=Lock.from_json(data["lock"]) if data.get("lock") else None,
-            image=ImageRecord.from_json(data["image"]) if data.get("image") else None,
-            extra={k: v for k, v in data.items() if k not in known},
+            spec=EnvSpec.from_json(spec, f"{field}.spec") if spec not in (None, {}) else None,
+            lock=Lock.from_json(lock, f"{field}.lock") if lock not in (None, {}) else None,
+            image=ImageRecord.from_json(image, f"{field}.image") if image not in (None, {}) else None,
+            extra={k: val for k, val in data.items() if k not in known},
         )
 
     def replace(self, **changes: Any) -> EnvkitMetadata:

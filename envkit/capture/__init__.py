@@ -16,8 +16,15 @@ from typing import Any
 
 from ..errors import NotebookError, UsageError
 from ..events import Note, Progress, Step, emit
-from ..notebook import Notebook, check_writable_notebook, read_notebook, update_envkit
-from ..spec import EnvSpec
+from ..notebook import (
+    Notebook,
+    check_writable_notebook,
+    damaged_record,
+    read_notebook,
+    update_envkit,
+    write_envkit,
+)
+from ..spec import EnvkitMetadata, EnvSpec
 from .live import LiveVersions
 from .mapping import Mapper
 from .result import CaptureResult, assemble
@@ -101,13 +108,22 @@ class LiveCapture:
             data["live"] = self.live.to_json()
         return data
 
-    def write(self) -> Path:
-        """Store ``spec`` in the single notebook's metadata (atomically); returns its path."""
+    def write(self) -> tuple[Path, str | None]:
+        """Store ``spec`` in the single notebook's metadata (atomically).
+
+        A damaged record is the repair's case: it is replaced by a fresh one holding only the
+        spec. Returns the notebook's path and what was wrong with the old record (None when
+        it was sound and was updated).
+        """
         if self.notebook is None:
             raise UsageError("--write stores the spec in one notebook; several notebooks or a folder were named",
                              "run 'envkit capture --write NOTEBOOK' for each notebook")
-        update_envkit(self.notebook, spec=self.spec)
-        return self.notebook
+        damaged = damaged_record(self.notebook)
+        if damaged is None:
+            update_envkit(self.notebook, spec=self.spec)
+        else:
+            write_envkit(self.notebook, EnvkitMetadata(spec=self.spec))
+        return self.notebook, damaged
 
 
 def capture_with_live(paths: Iterable[str | os.PathLike[str]], *, live: bool = False, for_write: bool = False,

@@ -40,8 +40,11 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     spec = captured.spec
 
     def write() -> str:
-        path = captured.write()
-        return f"wrote the spec ({len(spec.requirements)} requirements) into {path}"
+        from ..validate import comment
+
+        path, replaced = captured.write()
+        done = f"wrote the spec ({len(spec.requirements)} requirements) into {comment(path)}"
+        return done if replaced is None else f"{done}, replacing its damaged metadata.envkit ({replaced})"
 
     if args.json:
         data = captured.to_json()

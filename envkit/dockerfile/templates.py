@@ -15,6 +15,7 @@ from typing import Any
 import jinja2
 
 from ..errors import UsageError
+from ..validate import FILTERS
 
 _PACKAGE = Path(__file__).resolve().parent.parent
 
@@ -35,8 +36,11 @@ def _environment(overrides: tuple[str, ...]) -> jinja2.Environment:
         own,
         jinja2.PrefixLoader({"envkit": own}),
     ])
-    return jinja2.Environment(loader=loader, undefined=jinja2.StrictUndefined, autoescape=False,
-                              keep_trailing_newline=True, trim_blocks=False, lstrip_blocks=False)
+    env = jinja2.Environment(loader=loader, undefined=jinja2.StrictUndefined, autoescape=False,
+                             keep_trailing_newline=True, trim_blocks=False, lstrip_blocks=False)
+    # Every value reaches Dockerfile text through one of these escaping filters (envkit.validate).
+    env.filters.update(FILTERS)
+    return env
 
 
 def render_template(name: str, *, template_dirs: Sequence[Path] = (), **variables: Any) -> str:

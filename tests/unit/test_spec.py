@@ -69,7 +69,7 @@ def test_lock_requirements_txt_uses_hashes_only_when_all_pins_have_them():
 
 
 def test_metadata_round_trip_keeps_unknown_keys_and_checks_schema():
-    meta = EnvkitMetadata(spec=spec("numpy"), lock=Lock(spec_digest="d", python="3.11.7",
+    meta = EnvkitMetadata(spec=spec("numpy"), lock=Lock(spec_digest=spec("numpy").digest(), python="3.11.7",
                                                         packages=(Pin(name="numpy", version="2.0.0"),)),
                           extra={"future_key": 1})
     data = meta.to_json()
