@@ -97,8 +97,8 @@ def read_lock(image_id: str, spec: EnvSpec, *, known: Lock | None = None,
 def _record(image_id: str, spec: EnvSpec, tag: str) -> ImageRecord:
     from .engine.images import inspect_image
 
-    data = inspect_image(image_id) or {}
-    return ImageRecord(id=image_id, tag=tag, spec_digest=spec.digest(), size=int(data.get("Size") or 0))
+    info = inspect_image(image_id)
+    return ImageRecord(id=image_id, tag=tag, spec_digest=spec.digest(), size=info.size if info else 0)
 
 
 def find_reusable(spec: EnvSpec, options: BuildOptions, lock: Lock | None = None) -> tuple[str, Lock] | None:
@@ -137,12 +137,11 @@ def previous_layer(ref: str, spec: EnvSpec, options: BuildOptions) -> BaseLayer 
     from .dockerfile import LABEL_OPTIONS_KEY, LAYER_DIR, BaseLayer, options_key
     from .engine.images import inspect_image, read_files
 
-    data = inspect_image(ref) if ref else None
-    labels = ((data or {}).get("Config") or {}).get("Labels") or {}
-    if not data or labels.get(LABEL_OPTIONS_KEY) != options_key(spec, options):
+    info = inspect_image(ref) if ref else None
+    if info is None or info.labels.get(LABEL_OPTIONS_KEY) != options_key(spec, options):
         return None
     try:
-        files = read_files(data["Id"], LAYER_DIR)
+        files = read_files(info.id, LAYER_DIR)
     except EngineError:
         return None  # made by an envkit without layer/ (or a hand-made image under that tag)
     requirements, command = files.get("layer/requirements.txt"), files.get("layer/run.txt")

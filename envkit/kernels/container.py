@@ -34,7 +34,7 @@ from ..engine import (
     containers,
     engine_url,
 )
-from ..errors import EngineError, KernelError
+from ..errors import EngineError, EngineNotFound, KernelError
 from . import watchdog
 from .options import KernelOptions
 
@@ -268,7 +268,7 @@ def create(options: KernelOptions, *, connection_file: Path, cwd: Path, kernel_i
     except EngineError as exc:
         if private_dir is not None:
             shutil.rmtree(private_dir, ignore_errors=True)
-        if "not found" in exc.message or "No such image" in exc.message:
+        if isinstance(exc, EngineNotFound):  # creating a container: only its image can be missing
             raise KernelError(f"the kernel's image {options.image} is not on this engine",
                               "build it ('envkit build NOTEBOOK') or pull it, then start the kernel again, "
                               "or reinstall the kernelspec ('envkit kernel install NOTEBOOK')") from exc

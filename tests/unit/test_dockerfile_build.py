@@ -1,15 +1,11 @@
-"""Pure logic around builds: tags, the package a failure blames, the engine's JSON stream."""
+"""Pure logic around builds: tags, the package a failure blames (the engine's stream: test_engine_stream)."""
 
 from __future__ import annotations
-
-from collections import deque
 
 import pytest
 
 from envkit.build import BuildOptions, image_tags, package_at_fault
 from envkit.dockerfile import build_key, has_credentials, options_key
-from envkit.engine.images import _BuildState, _Failure, _handle
-from envkit.events import Log, Note, Step, Transfer
 from envkit.hostwheels import _redact, target_platforms
 from envkit.spec import EnvSpec, Requirement
 
@@ -51,47 +47,6 @@ def test_package_at_fault(lines, expected):
 def test_package_at_fault_prefers_the_spec_over_dependencies():
     lines = ["Because only urllib3<1 is available and requests==2.0 depends on urllib3>=2, requests==2.0 cannot be used."]
     assert package_at_fault(lines, spec("requests==2.0")) == "requests"
-
-
-def test_stream_becomes_events():
-    events: list = []
-    state = _BuildState(tail=deque(maxlen=20))
-    for chunk in [
-        {"status": "Pulling fs layer", "id": "abc", "progressDetail": {"current": 5, "total": 10}},
-        {"stream": "Step 1/3 : FROM base\n"},
-        {"stream": " ---> 1234abcd\n"},
-        {"stream": "Step 2/3 : RUN echo hi\n"},
-        {"stream": " ---> Using cache\n"},
-        {"stream": "Step 3/3 : RUN make\n"},
-        {"stream": " ---> Running in 0123456789ab\n"},
-        {"stream": "\x1b[91mcompiling\n\x1b[0m"},
-        {"aux": {"ID": "sha256:feed"}},
-    ]:
-        _handle(chunk, state, events.append)
-    assert [e.n for e in events if isinstance(e, Step)] == [1, 2, 3]
-    assert events[0] == Transfer(id="abc", status="Pulling fs layer", current=5, total=10)
-    assert Log(line="compiling") in events
-    assert state.container == "0123456789ab" and state.image_id == "sha256:feed"
-    assert state.cached == ["2"]
-    assert list(state.tail) == ["compiling"]  # the current step's own output, no builder noise
-    assert not [e for e in events if isinstance(e, Note)]
-
-
-def test_a_line_sent_in_pieces_is_one_log_event():
-    from envkit.engine.images import _flush
-
-    events: list = []
-    state = _BuildState(tail=deque(maxlen=20))
-    for piece in [" + ", "idna", "==", "3.10\n + six==1.16", ".0"]:
-        _handle({"stream": piece}, state, events.append)
-    _flush(state, events.append)
-    assert [e.line for e in events if isinstance(e, Log)] == [" + idna==3.10", " + six==1.16.0"]
-
-
-def test_in_band_error_raises():
-    state = _BuildState(tail=deque(maxlen=20))
-    with pytest.raises(_Failure, match="returned a non-zero code"):
-        _handle({"errorDetail": {"message": "x"}, "error": "The command returned a non-zero code: 1"}, state, None)
 
 
 def test_credentials_detected_and_redacted():
