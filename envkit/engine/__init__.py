@@ -119,12 +119,32 @@ def _connect(docker_py: ModuleType, url: str) -> tuple[docker.DockerClient, dock
     return high, high.api
 
 
+def _os_error(exc: BaseException) -> OSError | None:
+    """The operating system's error under docker-py's and requests' wrappers, if any.
+
+    docker-py re-raises with ``from``; requests and urllib3 keep the original in ``args`` or
+    ``reason``. Found by type, so the message's wording (or language) does not matter.
+    """
+    stack, seen = [exc], set()
+    while stack:
+        err = stack.pop()
+        if id(err) in seen:
+            continue
+        seen.add(id(err))
+        if isinstance(err, PermissionError | FileNotFoundError | ConnectionRefusedError):
+            return err
+        stack += [x for x in (err.__cause__, err.__context__, getattr(err, "reason", None), *err.args)
+                  if isinstance(x, BaseException)]
+    return None
+
+
 def _unavailable(url: str, exc: BaseException) -> EngineUnavailable:
     reason = str(exc)
-    if "Permission denied" in reason:
+    cause = _os_error(exc)
+    if isinstance(cause, PermissionError):
         why = "permission denied on the engine's socket"
         hint = "add yourself to the 'docker' group (then log in again), or use rootless Docker/Podman"
-    elif "No such file" in reason or "FileNotFoundError" in reason or "Connection refused" in reason:
+    elif cause is not None:  # no such socket, or nothing accepting connections on it
         why = "nothing is listening there"
         hint = ("start Docker (Docker Desktop, or 'sudo systemctl start docker'), "
                 "or point DOCKER_HOST at a running engine (Podman: 'systemctl --user start podman.socket')")
