@@ -71,7 +71,7 @@ def engine_url() -> str:
     return os.environ.get("DOCKER_HOST") or _context_host() or "unix:///var/run/docker.sock"
 
 
-_lock = threading.Lock()
+_lock = threading.RLock()  # re-entrant: _connect may one day need _docker() too
 _connected: dict[str, tuple[docker.DockerClient, docker.APIClient]] = {}
 
 
