@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .engine.images import ImageInfo, containers_using, list_images, remove_image
+from .errors import EngineError
 from .events import Done, Note, Progress, emit
 from .labels import LABEL_BUILD_KEY
 
@@ -69,7 +70,7 @@ def collect_garbage(*, dry_run: bool = False, everything: bool = False, min_age:
             continue
         try:
             remove_image(item.image.id, force=bool(item.image.tags))
-        except Exception as exc:  # noqa: BLE001 - one image in use elsewhere must not stop the rest
+        except EngineError as exc:  # one image in use elsewhere must not stop the rest
             emit(progress, Note(text=f"kept {item.image.id[7:19]}: {exc}", level="warning"))
             continue
         removed.append(item)

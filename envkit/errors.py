@@ -54,6 +54,10 @@ class EngineError(EnvkitError):
     """The engine refused or failed an operation."""
 
 
+class EngineNotFound(EngineError):
+    """The engine has no such object (image, container, file in an image): its HTTP 404."""
+
+
 class BuildFailed(EnvkitError):
     """An image build failed; carries the failing step and the last lines of its log."""
 

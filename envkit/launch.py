@@ -66,11 +66,12 @@ class LabServer:
 
     def stop(self) -> None:
         """Stop and remove the container, and the image made for ``copy``; safe to call twice."""
-        from .engine import containers, registry
+        from .engine import containers
+        from .engine.images import remove_image
 
         containers.remove(self.container_id)
         while self._owned_images:
-            registry.remove_image(self._owned_images.pop(), force=True)
+            remove_image(self._owned_images.pop(), force=True)
 
     def __enter__(self) -> LabServer:
         return self
@@ -119,13 +120,13 @@ def lab_dockerfile(env_image: str, user: str) -> tuple[str, dict[str, str]]:
 
 def lab_image_plan(env_image: str) -> tuple[str, dict[str, str], str]:
     """Dockerfile, labels and content tag of the JupyterLab layer for ``env_image``."""
-    from .engine import registry
+    from .engine.images import inspect_image
 
-    env = registry.inspect(env_image)
+    env = inspect_image(env_image)
     if env is None:
         raise EngineError(f"launch: the environment image {env_image[:19]} is not on this engine",
                           "build it: envkit build NOTEBOOK")
-    user = str((_image_config(env.id).get("User")) or "envkit")
+    user = env.user or "envkit"
     text, labels = lab_dockerfile(env.id, user)
     return text, labels, f"{LAB_REPOSITORY}:{hashlib.sha256(text.encode()).hexdigest()[:16]}"
 
@@ -134,10 +135,10 @@ def ensure_lab_image(env_image: str, *, options: BuildOptions | None = None,
                      progress: Progress | None = None) -> str:
     """The JupyterLab image on top of ``env_image``: reused by content tag, else built."""
     from .build import BuildOptions, build_dockerfile
-    from .engine import registry
+    from .engine.images import inspect_image
 
     text, labels, tag = lab_image_plan(env_image)
-    found = registry.inspect(tag)
+    found = inspect_image(tag)
     if found is not None:
         emit(progress, Note(text=f"reusing the JupyterLab image {tag}"))
         return found.id
@@ -146,10 +147,11 @@ def ensure_lab_image(env_image: str, *, options: BuildOptions | None = None,
                             progress=progress)
 
 
-def _image_config(image_id: str) -> dict:
+def _image_user(image_id: str) -> str:
     from .engine.images import inspect_image
 
-    return dict((inspect_image(image_id) or {}).get("Config") or {})
+    info = inspect_image(image_id)
+    return info.user if info else ""
 
 
 def _copy_image(lab_image: str, folder: Path, *, owner: str, options: BuildOptions | None,
@@ -174,7 +176,7 @@ def _copy_image(lab_image: str, folder: Path, *, owner: str, options: BuildOptio
 
 def _wait_until_ready(server: LabServer, timeout: float, progress: Progress | None) -> None:
     """Poll the notebook page until it answers 200; fail early if the container ends."""
-    from .engine import api, containers, translated
+    from .engine import containers
 
     deadline = time.monotonic() + timeout
     while True:
@@ -188,8 +190,7 @@ def _wait_until_ready(server: LabServer, timeout: float, progress: Progress | No
             pass
         state = containers.inspect(server.container_id)
         if state is None or not state.running or time.monotonic() > deadline:
-            with translated("reading the JupyterLab container's log"):
-                tail = api().logs(server.container_id, tail=15).decode(errors="replace") if state else ""
+            tail = containers.logs(server.container_id, tail=15) if state else ""
             server.stop()
             why = "did not answer in time" if state is not None and state.running else "stopped"
             lines = [redact(line, server.token) for line in tail.splitlines()[-15:]]
@@ -230,7 +231,7 @@ def start_lab(path: str | os.PathLike[str], *, copy: bool = False, port: int | N
         binds = {root: {"bind": root, "mode": "rw"}}
     token = secrets.token_hex(24)
     host_port = port or free_port(ip)
-    image_user = str(_image_config(record.id).get("User") or "")
+    image_user = _image_user(record.id)
     env = {"JUPYTER_TOKEN": token,
            # A HOME the run uid can write (the image's HOME belongs to its own user).
            "HOME": "/home/envkit" if image_user in (str(uid), "envkit") and uid != 0 else "/tmp/envkit-home"}
@@ -253,9 +254,9 @@ def start_lab(path: str | os.PathLike[str], *, copy: bool = False, port: int | N
         )
     except BaseException:
         for image_id in owned:
-            from .engine import registry
+            from .engine.images import remove_image
 
-            registry.remove_image(image_id, force=True)
+            remove_image(image_id, force=True)
         raise
     host = "127.0.0.1" if ip in ("0.0.0.0", "::") else ip
     rel = nb.name
@@ -269,9 +270,7 @@ def start_lab(path: str | os.PathLike[str], *, copy: bool = False, port: int | N
         server.stop()
         raise
     if debug():
-        from .engine import api
-
-        for line in api().logs(container_id).decode(errors="replace").splitlines():
+        for line in containers.logs(container_id).splitlines():
             emit(progress, Log(line=redact(line, token)))
     emit(progress, Done(text=f"JupyterLab is ready at {base_url}"))
     return server

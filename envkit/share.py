@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .engine import registry
+from .engine.images import ImageInfo, inspect_image, tag_image
 from .errors import ArchiveError, NotebookError, RegistryError
 from .events import Done, Progress, Step, emit
 from .labels import LABEL_SPEC
@@ -76,12 +77,12 @@ def _metadata(path: Path) -> EnvkitMetadata:
     return meta
 
 
-def _local_image(path: Path, meta: EnvkitMetadata) -> registry.ImageInfo:
+def _local_image(path: Path, meta: EnvkitMetadata) -> ImageInfo:
     """The notebook's image as recorded in its metadata, checked against its spec."""
     record = meta.image
     info = None
     for ref in (record.id, record.tag) if record else ():
-        if ref and (info := registry.inspect(ref)) is not None:
+        if ref and (info := inspect_image(ref)) is not None:
             break
     if info is None:
         raise RegistryError(f"{path}: its image is not on this engine",
@@ -112,7 +113,7 @@ def push_notebook(path: str | os.PathLike[str], to: str, *, tag: str | None = No
     assert meta.spec is not None
     tag = tag or given_tag or default_tag(meta.spec.digest())
     emit(progress, Step(n=1, total=2, text=f"pushing {repository}:{tag}"))
-    registry.tag(info.id, repository, tag)
+    tag_image(info.id, f"{repository}:{tag}")
     repo_digest = registry.push(repository, tag, progress=progress)
     emit(progress, Step(n=2, total=2, text="recording the digest in the notebook"))
     record = meta.image or ImageRecord(id=info.id)
@@ -145,7 +146,7 @@ def pull_notebook(path: str | os.PathLike[str], *, progress: Progress | None = N
     if meta.image and meta.image.tag and meta.image.tag not in info.tags:
         # A pull by digest leaves the image nameless; give it the name the notebook records.
         repository, tag, _ = registry.split_reference(meta.image.tag)
-        registry.tag(info.id, repository, tag or "latest")
+        tag_image(info.id, f"{repository}:{tag or 'latest'}")
     if meta.image and meta.image.id != info.id:
         update_envkit(nb, image=replace(meta.image, id=info.id))
     emit(progress, Done(text=f"pulled {ref} ({info.id[:19]})"))
@@ -219,7 +220,7 @@ def import_archive(archive: str | os.PathLike[str], *, dest: str | os.PathLike[s
                               "make one with 'envkit export NB -o X.envkit.tar'") from exc
         emit(progress, Step(n=1, total=2, text=f"loading image {expected[:19]}"))
         registry.load(image, progress=progress)  # type: ignore[arg-type]
-    info = registry.inspect(expected)
+    info = inspect_image(expected)
     if info is None or info.id != expected:
         raise ArchiveError(f"{src}: the loaded image does not have the ID the manifest records ({expected})",
                             "the archive is damaged or was altered; export it again")

@@ -18,6 +18,7 @@ from typing import Any
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
+from ..errors import PackageError
 from ..spec import EnvSpec, Requirement, Source, Unresolved
 from .mapping import Mapper, load_rules, system_packages_for
 from .scan import Scan, SkippedCell
@@ -75,7 +76,7 @@ def assemble(scan: Scan, *, mapper: Mapper | None = None) -> CaptureResult:
         if need.kind in {"install", "pep723"}:
             try:
                 req = Requirement.parse(need.value, sources=(need.source,))
-            except Exception as exc:  # PackageError from a hand-typed line: a note, not a crash
+            except PackageError as exc:  # a hand-typed line that is no requirement: a note, not a crash
                 notes.append(f"cell {need.source.cell}: {exc}")
                 continue
             if req.name in _INSTALLERS:  # "pip install -U pip" prepares the installer, not the notebook

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import lru_cache
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING
 
-from ..errors import EngineError, EngineUnavailable
+from ..errors import EngineError, EngineNotFound, EngineUnavailable
 
 if TYPE_CHECKING:
     import docker
@@ -50,30 +51,80 @@ def engine_url() -> str:
     return os.environ.get("DOCKER_HOST") or _context_host() or "unix:///var/run/docker.sock"
 
 
-@lru_cache(maxsize=1)
-def _clients(url: str) -> tuple[docker.DockerClient, docker.APIClient]:
-    import docker
-    from docker.errors import DockerException
+_lock = threading.RLock()  # re-entrant: _connect may one day need _docker() too
+_connected: dict[str, tuple[docker.DockerClient, docker.APIClient]] = {}
 
+
+def _docker() -> ModuleType:
+    """docker-py, imported once under a lock.
+
+    docker-py's packages import each other in a circle; two threads importing it for the first
+    time at once can see a partially initialized ``docker.types`` (``ImportError: cannot import
+    name 'CancellableStream'``), which failed some of 20 kernels started together. Every
+    import of docker in envkit goes through here first.
+    """
+    with _lock:
+        import docker
+        import docker.errors
+        import docker.types
+        import docker.utils.socket
+
+        return docker
+
+
+def _clients(url: str) -> tuple[docker.DockerClient, docker.APIClient]:
+    # Checked again under the lock: lru_cache would let concurrent first callers each connect.
+    found = _connected.get(url)
+    if found is not None:
+        return found
+    docker_py = _docker()
+    with _lock:
+        found = _connected.get(url)
+        if found is None:
+            found = _connected[url] = _connect(docker_py, url)
+        return found
+
+
+def _connect(docker_py: ModuleType, url: str) -> tuple[docker.DockerClient, docker.APIClient]:
     try:
         if os.environ.get("DOCKER_HOST") or url == "unix:///var/run/docker.sock":
-            high = docker.from_env(timeout=CONNECT_TIMEOUT)
+            high = docker_py.from_env(timeout=CONNECT_TIMEOUT)
         else:
-            high = docker.DockerClient(base_url=url, timeout=CONNECT_TIMEOUT)
+            high = docker_py.DockerClient(base_url=url, timeout=CONNECT_TIMEOUT)
         high.ping()
-    except (DockerException, OSError) as exc:
+    except (docker_py.errors.DockerException, OSError) as exc:
         raise _unavailable(url, exc) from exc
     # Pings are quick; real operations (builds, pushes) need no client-side timeout.
     high.api.timeout = None
     return high, high.api
 
 
+def _os_error(exc: BaseException) -> OSError | None:
+    """The operating system's error under docker-py's and requests' wrappers, if any.
+
+    docker-py re-raises with ``from``; requests and urllib3 keep the original in ``args`` or
+    ``reason``. Found by type, so the message's wording (or language) does not matter.
+    """
+    stack, seen = [exc], set()
+    while stack:
+        err = stack.pop()
+        if id(err) in seen:
+            continue
+        seen.add(id(err))
+        if isinstance(err, PermissionError | FileNotFoundError | ConnectionRefusedError):
+            return err
+        stack += [x for x in (err.__cause__, err.__context__, getattr(err, "reason", None), *err.args)
+                  if isinstance(x, BaseException)]
+    return None
+
+
 def _unavailable(url: str, exc: BaseException) -> EngineUnavailable:
     reason = str(exc)
-    if "Permission denied" in reason:
+    cause = _os_error(exc)
+    if isinstance(cause, PermissionError):
         why = "permission denied on the engine's socket"
         hint = "add yourself to the 'docker' group (then log in again), or use rootless Docker/Podman"
-    elif "No such file" in reason or "FileNotFoundError" in reason or "Connection refused" in reason:
+    elif cause is not None:  # no such socket, or nothing accepting connections on it
         why = "nothing is listening there"
         hint = ("start Docker (Docker Desktop, or 'sudo systemctl start docker'), "
                 "or point DOCKER_HOST at a running engine (Podman: 'systemctl --user start podman.socket')")
@@ -95,19 +146,24 @@ def api() -> docker.APIClient:
 
 def reset() -> None:
     """Forget the cached connection (after DOCKER_HOST changes, or in tests)."""
-    _clients.cache_clear()
+    with _lock:
+        _connected.clear()
 
 
 @contextmanager
 def translated(action: str) -> Iterator[None]:
-    """Turn docker-py exceptions raised inside the block into envkit errors naming ``action``."""
-    from docker.errors import APIError, DockerException, ImageNotFound, NotFound
+    """Turn docker-py exceptions raised inside the block into envkit errors naming ``action``.
+
+    A missing object (HTTP 404) becomes ``EngineNotFound``, so callers tell it apart by type.
+    """
+    _docker()
+    from docker.errors import APIError, DockerException, NotFound
     from requests.exceptions import ConnectionError as RequestsConnectionError
 
     try:
         yield
-    except (ImageNotFound, NotFound) as exc:
-        raise EngineError(f"{action}: not found ({exc.explanation or exc})") from exc
+    except NotFound as exc:  # ImageNotFound is a NotFound
+        raise EngineNotFound(f"{action}: not found ({exc.explanation or exc})") from exc
     except APIError as exc:
         raise EngineError(f"{action}: the engine refused ({exc.explanation or exc})") from exc
     except RequestsConnectionError as exc:

@@ -1,8 +1,9 @@
-"""Containers through the Engine API: create, attach stdin, start, inspect, signal, remove.
+"""Containers through the Engine API: create, attach stdin, start, inspect, signal, logs, remove.
 
 The low-level client is used throughout: the high-level ``containers.create`` inspects after
 every call, and a kernel's start-up time is spent here. Every container is created with labels
-by the caller; docker errors become ``EngineError`` at this boundary.
+by the caller; docker errors become ``EngineError`` at this boundary (``EngineNotFound`` for a
+missing image or container). Callers pass plain data; docker-py's types are built here.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from . import api, translated
+from ..errors import EngineNotFound
+from . import _docker, api, translated
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -27,14 +29,30 @@ class ContainerState:
     host_config: dict[str, Any]
 
 
+def _host_config(settings: dict[str, Any]) -> dict[str, Any]:
+    """``create_host_config`` keyword arguments with plain GPU requests made docker-py types.
+
+    ``device_requests`` entries are dicts of ``DeviceRequest``'s own arguments (``count``,
+    ``device_ids``, ``capabilities``, ``driver``, ``options``): ``docker run --gpus``.
+    """
+    out = dict(settings)
+    if out.get("device_requests"):
+        device_request = _docker().types.DeviceRequest
+        out["device_requests"] = [device_request(**r) for r in out["device_requests"]]
+    return out
+
+
 def create(image: str, command: list[str], *, labels: dict[str, str], name: str | None = None,
            user: str | None = None, environment: dict[str, str] | None = None,
            working_dir: str | None = None, stdin_open: bool = False,
            host_config: dict[str, Any] | None = None, ports: list[int] | None = None) -> str:
-    """Create (not start) a container; ``host_config`` holds docker-py ``create_host_config`` kwargs."""
+    """Create (not start) a container; ``host_config`` holds ``create_host_config`` arguments.
+
+    They are plain data: GPU requests are dicts, made docker-py types here (``_host_config``).
+    """
     client = api()
     with translated(f"creating a container of {image}"):
-        hc = client.create_host_config(**(host_config or {}))
+        hc = client.create_host_config(**_host_config(host_config or {}))
         config = client.create_container_config(
             image, command, user=user or "", detach=True, stdin_open=stdin_open, tty=False,
             ports=ports, environment=environment, working_dir=working_dir, host_config=hc,
@@ -63,8 +81,7 @@ def attach(container_id: str, *, output: bool = False) -> Any:
 
 def frames(sock: Any) -> Iterator[tuple[int, bytes]]:
     """(stream, bytes) chunks of an attached non-tty container's output until it closes."""
-    from docker.utils.socket import frames_iter
-
+    frames_iter = _docker().utils.socket.frames_iter
     try:
         yield from frames_iter(sock, tty=False)
     except (OSError, ValueError):  # the socket was closed under us: the container is gone
@@ -79,15 +96,11 @@ def start(container_id: str) -> None:
 
 def inspect(container_id: str) -> ContainerState | None:
     """The container's state, or None when it no longer exists (removed, auto-removed)."""
-    from docker.errors import NotFound
-
     try:
         with translated(f"inspecting container {container_id[:12]}"):
             data = api().inspect_container(container_id)
-    except Exception as exc:  # translated() wraps NotFound; look at the cause
-        if isinstance(exc.__cause__, NotFound):
-            return None
-        raise
+    except EngineNotFound:
+        return None
     state = data.get("State") or {}
     running = bool(state.get("Running")) and not state.get("Dead")
     return ContainerState(
@@ -99,14 +112,13 @@ def inspect(container_id: str) -> ContainerState | None:
 
 def kill(container_id: str, signum: int = _signal.SIGKILL) -> bool:
     """Send ``signum`` to the container's PID 1 (docker-init forwards it); False if it is gone."""
-    from docker.errors import APIError, NotFound
-
+    client, errors = api(), _docker().errors
     try:
-        api().kill(container_id, signal=int(signum))
+        client.kill(container_id, signal=int(signum))
         return True
-    except NotFound:
+    except errors.NotFound:
         return False
-    except APIError as exc:
+    except errors.APIError as exc:
         # "is not running" (409) means it already ended: not an error for a kill.
         if exc.status_code == 409:
             return False
@@ -116,13 +128,12 @@ def kill(container_id: str, signum: int = _signal.SIGKILL) -> bool:
 
 def remove(container_id: str) -> None:
     """Remove a container, running or not; no error when it is already gone."""
-    from docker.errors import APIError, NotFound
-
+    client, errors = api(), _docker().errors
     try:
-        api().remove_container(container_id, force=True)
-    except NotFound:
+        client.remove_container(container_id, force=True)
+    except errors.NotFound:
         pass
-    except APIError as exc:
+    except errors.APIError as exc:
         # 409 "removal already in progress" from auto_remove racing us.
         if exc.status_code != 409:
             with translated(f"removing container {container_id[:12]}"):
@@ -143,6 +154,13 @@ def run(image: str, command: list[str], *, labels: dict[str, str], timeout: floa
         remove(container_id)
 
 
+def logs(container_id: str, *, tail: int | None = None) -> str:
+    """The container's output (stdout and stderr), its last ``tail`` lines when given."""
+    with translated(f"reading the log of container {container_id[:12]}"):
+        data = api().logs(container_id, tail="all" if tail is None else tail)
+    return bytes(data).decode(errors="replace")
+
+
 def find(labels: dict[str, str | None]) -> list[ContainerState]:
     """Containers (running or stopped) carrying ``labels`` (a None value matches any value)."""
     filters = [k if v is None else f"{k}={v}" for k, v in labels.items()]
@@ -155,4 +173,5 @@ def find(labels: dict[str, str | None]) -> list[ContainerState]:
     ]
 
 
-__all__ = ["ContainerState", "attach", "create", "find", "frames", "inspect", "kill", "remove", "run", "start"]
+__all__ = ["ContainerState", "attach", "create", "find", "frames", "inspect", "kill", "logs", "remove", "run",
+           "start"]

@@ -2,9 +2,11 @@
 
 Builds use a dedicated low-level ``APIClient`` per build, always with ``rm=True, forcerm=True``
 (docker-py's defaults leave intermediate containers behind), and turn the engine's JSON stream
-into progress events: ``Step`` for "Step n/m", ``Log`` for output, ``Note`` for cached layers,
-``Transfer`` for base-image pulls. In-band ``{"error": ...}`` messages become ``BuildFailed``.
-An interrupted build closes its stream and removes the container the builder was running.
+(read by ``stream.read``) into progress events: ``Step`` for "Step n/m", ``Log`` for output,
+``Note`` for cached layers, ``Transfer`` for base-image pulls. In-band ``{"error": ...}``
+messages become ``BuildFailed``. An interrupted build closes its stream and removes the
+container the builder was running. ``ImageInfo`` is the one description of a local image that
+every part of envkit uses (listings, inspect, push, pull, load, clean-up).
 """
 
 from __future__ import annotations
@@ -14,46 +16,75 @@ import re
 import tarfile
 import time
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from ..errors import BuildFailed, EngineError, Interrupted
-from ..events import Log, Note, Progress, Step, Transfer, emit
+from ..errors import BuildFailed, EngineError, EngineNotFound, Interrupted
+from ..events import Log, Note, Progress, Step, emit
 from ..labels import LABEL, base_labels
-from . import api, engine_url, translated
+from . import _docker, api, engine_url, stream, translated
 
 if TYPE_CHECKING:
     import docker
 
 STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
 RUNNING_IN = re.compile(r"^ ---> Running in ([0-9a-f]{12,64})")
-# The classic builder wraps a RUN's stderr in colour codes (ESC[91m ... ESC[0m).
-ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 TAIL = 20
 
 
 @dataclass(frozen=True, kw_only=True)
 class ImageInfo:
-    """What envkit shows about an image: id, tags, labels, size and creation time (epoch)."""
+    """A local image: id, tags, repository digests, labels, size and creation time (epoch).
+
+    ``user`` and ``env`` (the image's configured user and environment) come from
+    ``inspect_image``; a listing does not report them and leaves them empty.
+    """
 
     id: str
-    tags: tuple[str, ...]
-    labels: dict[str, str]
-    size: int
-    created: float
+    tags: tuple[str, ...] = ()
+    repo_digests: tuple[str, ...] = ()
+    labels: dict[str, str] = field(default_factory=dict)
+    size: int = 0
+    created: float = 0.0
+    user: str = ""
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def _created(value: Any) -> float:
+    """Epoch seconds from a listing's integer or inspect's RFC 3339 text (nanoseconds cut)."""
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str) and value:
+        text = re.sub(r"(\.\d{6})\d+", r"\1", value).replace("Z", "+00:00")
+        try:
+            return datetime.fromisoformat(text).timestamp()
+        except ValueError:
+            return 0.0
+    return 0.0
+
+
+def image_info(data: Mapping[str, Any]) -> ImageInfo:
+    """An ``ImageInfo`` from the engine's inspect data or one entry of its image list."""
+    config = data.get("Config") or {}
+    env = dict(e.split("=", 1) for e in config.get("Env") or () if "=" in e)
+    return ImageInfo(id=data["Id"], tags=tuple(t for t in (data.get("RepoTags") or ()) if t != "<none>:<none>"),
+                     repo_digests=tuple(d for d in (data.get("RepoDigests") or ()) if d != "<none>@<none>"),
+                     labels=dict(data.get("Labels") or config.get("Labels") or {}),
+                     size=int(data.get("Size") or 0), created=_created(data.get("Created")),
+                     user=str(config.get("User") or ""), env=env)
 
 
 def _fresh_api() -> docker.APIClient:
     """A client of its own for one build, so closing it on Ctrl-C ends only that build."""
     import os
 
-    import docker
-
     api()  # connect (and fail fast, with the usual message) through the shared client first
+    docker_py = _docker()
     if os.environ.get("DOCKER_HOST"):
-        return docker.from_env(timeout=None).api  # type: ignore[arg-type]
-    return docker.APIClient(base_url=engine_url(), timeout=None)  # type: ignore[arg-type]
+        return docker_py.from_env(timeout=None).api  # type: ignore[no-any-return]
+    return docker_py.APIClient(base_url=engine_url(), timeout=None)  # type: ignore[no-any-return]
 
 
 @dataclass
@@ -61,64 +92,34 @@ class _BuildState:
     step: str = ""
     container: str = ""
     image_id: str = ""
-    tail: deque[str] | None = None
+    tail: deque[str] = field(default_factory=lambda: deque(maxlen=TAIL))
     cached: list[str] = field(default_factory=list)
-    pending: str = ""  # a line the engine has sent only part of so far
 
 
-def _flush(state: _BuildState, progress: Progress | None) -> None:
-    if state.pending:
-        _line(state.pending, state, progress)
-        state.pending = ""
+def _follow(chunks: Iterable[Mapping[str, Any]], state: _BuildState, progress: Progress | None) -> None:
+    """Read a build's stream into ``state`` and events; raises ``stream.InBandError``."""
+    for message in stream.read(chunks, progress):
+        if isinstance(message, stream.Aux) and message.data.get("ID"):
+            state.image_id = str(message.data["ID"])
+        elif isinstance(message, stream.Output):
+            _line(message.line, state, progress)
 
 
-def _handle(chunk: Mapping[str, Any], state: _BuildState, progress: Progress | None) -> None:
-    if "error" in chunk or "errorDetail" in chunk:
-        _flush(state, progress)
-        detail = chunk.get("errorDetail") or {}
-        raise _Failure(str(chunk.get("error") or detail.get("message") or "build failed"))
-    if "aux" in chunk and isinstance(chunk["aux"], dict) and chunk["aux"].get("ID"):
-        state.image_id = chunk["aux"]["ID"]
+def _line(line: str, state: _BuildState, progress: Progress | None) -> None:
+    step = STEP.match(line)
+    if step:
+        state.step, state.container = line, ""
+        state.tail.clear()  # the tail a failure reports is the failing step's own output
+        emit(progress, Step(n=int(step.group(1)), total=int(step.group(2)), text=step.group(3)))
         return
-    if "status" in chunk:
-        emit(progress, Transfer(id=str(chunk.get("id", "")), status=str(chunk["status"]),
-                                current=int((chunk.get("progressDetail") or {}).get("current") or 0),
-                                total=int((chunk.get("progressDetail") or {}).get("total") or 0)))
-        return
-    text = chunk.get("stream")
-    if not isinstance(text, str):
-        return
-    # The engine forwards output as the builder's process wrote it, so one line can arrive in
-    # several chunks (uv writes "+ idna==3.10" piecewise): only complete lines become events.
-    *complete, state.pending = (state.pending + text).split("\n")
-    for line in complete:
-        _line(line, state, progress)
-
-
-def _line(raw: str, state: _BuildState, progress: Progress | None) -> None:
-    assert state.tail is not None
-    for line in ANSI.sub("", raw).splitlines():
-        line = line.rstrip()
-        if not line.strip():
-            continue
-        step = STEP.match(line)
-        if step:
-            state.step, state.container = line, ""
-            state.tail.clear()  # the tail a failure reports is the failing step's own output
-            emit(progress, Step(n=int(step.group(1)), total=int(step.group(2)), text=step.group(3)))
-            continue
-        running = RUNNING_IN.match(line)
-        if running:
-            state.container = running.group(1)
-        elif line == " ---> Using cache":
-            state.cached.append(state.step.split(" : ", 1)[0].removeprefix("Step ").split("/")[0])
-        if not line.startswith((" ---> ", "Removing intermediate container")):
-            state.tail.append(line)
-        emit(progress, Log(line=line))
-
-
-class _Failure(Exception):
-    """An in-band build error, turned into BuildFailed with the step and log tail."""
+    running = RUNNING_IN.match(line)
+    if running:
+        state.container = running.group(1)
+    elif line == " ---> Using cache":
+        state.cached.append(state.step.split(" : ", 1)[0].removeprefix("Step ").split("/")[0])
+    if not line.startswith((" ---> ", "Removing intermediate container")):
+        state.tail.append(line)
+    emit(progress, Log(line=line))
 
 
 def build_image(context: bytes, *, labels: Mapping[str, str], no_cache: bool = False, platform: str = "",
@@ -129,23 +130,21 @@ def build_image(context: bytes, *, labels: Mapping[str, str], no_cache: bool = F
     failed build leaves earlier tags where they were.
     """
     client = _fresh_api()
-    state = _BuildState(tail=deque(maxlen=TAIL))
+    state = _BuildState()
     kwargs: dict[str, Any] = {"fileobj": io.BytesIO(context), "custom_context": True, "rm": True,
                               "forcerm": True, "nocache": no_cache, "decode": True, "labels": dict(labels)}
     if platform:
         kwargs["platform"] = platform
-    stream: Iterator[dict[str, Any]] | None = None
+    chunks: Iterator[dict[str, Any]] | None = None
     try:
         with translated(f"building {what}"):
-            stream = client.build(**kwargs)
-            for chunk in stream:
-                _handle(chunk, state, progress)
-            _flush(state, progress)
-    except _Failure as exc:
+            chunks = client.build(**kwargs)
+            _follow(chunks, state, progress)
+    except stream.InBandError as exc:
         raise BuildFailed(f"building {what} failed: {exc}", step=state.step or None,
-                          log_tail=list(state.tail or ())) from None
+                          log_tail=list(state.tail)) from None
     except KeyboardInterrupt:
-        _abort(client, stream, state)
+        _abort(client, chunks, state)
         raise Interrupted(f"building {what} was interrupted; nothing was tagged",
                           "the build's container was removed; run the build again when ready") from None
     finally:
@@ -154,16 +153,15 @@ def build_image(context: bytes, *, labels: Mapping[str, str], no_cache: bool = F
         emit(progress, Note(text=f"reused {len(state.cached)} cached layer(s): steps {', '.join(state.cached)}"))
     if not state.image_id:
         raise BuildFailed(f"building {what}: the engine reported no image ID", step=state.step or None,
-                          log_tail=list(state.tail or ()))
-    return state.image_id, list(state.tail or ())
+                          log_tail=list(state.tail))
+    return state.image_id, list(state.tail)
 
 
-def _abort(client: docker.APIClient, stream: Iterator[Any] | None, state: _BuildState) -> None:
+def _abort(client: docker.APIClient, chunks: Iterator[Any] | None, state: _BuildState) -> None:
     """Close the build's connection (the engine then cancels it) and remove its container."""
-    import docker
-
-    if stream is not None and hasattr(stream, "close"):
-        stream.close()
+    errors = _docker().errors
+    if chunks is not None and hasattr(chunks, "close"):
+        chunks.close()
     client.close()
     if not state.container:
         return
@@ -172,39 +170,38 @@ def _abort(client: docker.APIClient, stream: Iterator[Any] | None, state: _Build
     while time.monotonic() < deadline:
         try:
             shared.remove_container(state.container, force=True)
-        except docker.errors.NotFound:
+        except errors.NotFound:
             return
-        except docker.errors.APIError as exc:  # "removal already in progress"
+        except errors.APIError as exc:  # "removal already in progress"
             if exc.status_code != 409:
                 return
         time.sleep(0.2)
 
 
-def inspect_image(ref: str) -> dict[str, Any] | None:
-    """The engine's inspect data for ``ref``, or None when there is no such image."""
-    import docker
-
+def inspect_image(ref: str) -> ImageInfo | None:
+    """The local image ``ref`` names (ID, ``name:tag`` or ``name@sha256:…``), or None."""
     try:
         with translated(f"inspecting image {ref}"):
-            return api().inspect_image(ref)
-    except EngineError as exc:
-        if isinstance(exc.__cause__, docker.errors.NotFound):
-            return None
-        raise
+            data = api().inspect_image(ref)
+    except EngineNotFound:
+        return None
+    return image_info(data)
+
+
+def split_reference(reference: str) -> tuple[str, str | None, str | None]:
+    """``(repository, tag, digest)`` of ``name[:tag][@sha256:…]``."""
+    name, _, digest = reference.partition("@")
+    tag = None
+    if ":" in name.rsplit("/", 1)[-1]:
+        name, tag = name.rsplit(":", 1)
+    return name, tag, digest or None
 
 
 def tag_image(image_id: str, ref: str) -> None:
-    """Point ``ref`` (``repo:tag``) at ``image_id``."""
-    repo, _, tag = ref.rpartition(":") if ":" in ref.rsplit("/", 1)[-1] else (ref, "", "latest")
+    """Point ``ref`` (``repo[:tag]``, tag ``latest`` when none) at ``image_id``."""
+    repository, tag, _ = split_reference(ref)
     with translated(f"tagging {image_id[:19]} as {ref}"):
-        api().tag(image_id, repo, tag)
-
-
-def _info(data: Mapping[str, Any]) -> ImageInfo:
-    created = data.get("Created", 0)
-    return ImageInfo(id=data["Id"], tags=tuple(t for t in (data.get("RepoTags") or ()) if t != "<none>:<none>"),
-                     labels=dict(data.get("Labels") or (data.get("Config") or {}).get("Labels") or {}),
-                     size=int(data.get("Size") or 0), created=float(created) if isinstance(created, int | float) else 0.0)
+        api().tag(image_id, repository, tag or "latest", force=True)
 
 
 def list_images(labels: Mapping[str, str] | None = None) -> list[ImageInfo]:
@@ -212,13 +209,20 @@ def list_images(labels: Mapping[str, str] | None = None) -> list[ImageInfo]:
     filters = [LABEL] + [f"{k}={v}" for k, v in (labels or {}).items()]
     with translated("listing images"):
         found = api().images(filters={"label": filters})
-    return sorted((_info(d) for d in found), key=lambda i: i.created, reverse=True)
+    return sorted((image_info(d) for d in found), key=lambda i: i.created, reverse=True)
 
 
-def remove_image(ref: str, *, force: bool = False) -> None:
-    """Remove an image (``force`` also removes it when several tags point at it)."""
-    with translated(f"removing image {ref}"):
-        api().remove_image(ref, force=force, noprune=False)
+def remove_image(ref: str, *, force: bool = False) -> bool:
+    """Remove an image or one of its names; False when there was no such image (not an error).
+
+    ``force`` also removes an image that several tags name or a stopped container uses.
+    """
+    try:
+        with translated(f"removing image {ref}"):
+            api().remove_image(ref, force=force, noprune=False)
+    except EngineNotFound:
+        return False
+    return True
 
 
 def containers_using(image_id: str) -> list[str]:
@@ -258,5 +262,5 @@ def read_file(image: str, path: str) -> bytes:
     return next(iter(files.values()))
 
 
-__all__ = ["ImageInfo", "build_image", "containers_using", "inspect_image", "list_images", "read_file", "read_files",
-           "remove_image", "tag_image"]
+__all__ = ["ImageInfo", "build_image", "containers_using", "image_info", "inspect_image", "list_images", "read_file",
+           "read_files", "remove_image", "split_reference", "tag_image"]

@@ -11,26 +11,15 @@ never asks for, stores or logs them.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping
 from typing import IO, Any
 
 from ..errors import RegistryError
 from ..events import Log, Progress, Transfer, emit
-from . import api, connect, translated
+from . import _docker, api, stream, translated
+from .images import ImageInfo, inspect_image, split_reference
 
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
-
-
-@dataclass(frozen=True, kw_only=True)
-class ImageInfo:
-    """What envkit needs to know about a local image."""
-
-    id: str
-    tags: tuple[str, ...]
-    repo_digests: tuple[str, ...]
-    labels: dict[str, str]
-    size: int
 
 
 def registry_of(reference: str) -> str:
@@ -39,16 +28,6 @@ def registry_of(reference: str) -> str:
     if "/" in reference and ("." in first or ":" in first or first == "localhost"):
         return first
     return "docker.io"
-
-
-def split_reference(reference: str) -> tuple[str, str | None, str | None]:
-    """``(repository, tag, digest)`` of ``name[:tag][@sha256:…]``."""
-    name, _, digest = reference.partition("@")
-    tag = None
-    last = name.rsplit("/", 1)[-1]
-    if ":" in last:
-        name, tag = name.rsplit(":", 1)
-    return name, tag, digest or None
 
 
 def _classify(message: str, reference: str, action: str) -> RegistryError:
@@ -70,63 +49,23 @@ def _classify(message: str, reference: str, action: str) -> RegistryError:
     return RegistryError(f"{action} {reference}: {first}")
 
 
-def _stream(chunks: Iterable[dict[str, Any]], reference: str, action: str,
-            progress: Progress | None) -> Iterator[dict[str, Any]]:
-    """Yield the stream's chunks, emit Transfer events, raise on an in-band error."""
-    for chunk in chunks:
-        if chunk.get("error") or chunk.get("errorDetail"):
-            detail = chunk.get("errorDetail") or {}
-            raise _classify(str(chunk.get("error") or detail.get("message") or ""), reference, action)
-        status = str(chunk.get("status") or "")
-        if chunk.get("id") and status:
-            detail = chunk.get("progressDetail") or {}
-            emit(progress, Transfer(id=str(chunk["id"]), status=status,
-                                    current=int(detail.get("current") or 0), total=int(detail.get("total") or 0)))
-        elif status or chunk.get("stream"):
-            emit(progress, Log(line=(status or str(chunk["stream"])).rstrip()))
-        yield chunk
+def _messages(chunks: Iterable[Mapping[str, Any]], reference: str, action: str,
+              progress: Progress | None) -> Iterator[stream.Output | stream.Status | stream.Aux]:
+    """The stream's messages (``stream.read``), an in-band error raised as a RegistryError."""
+    try:
+        yield from stream.read(chunks, progress)
+    except stream.InBandError as exc:
+        raise _classify(str(exc), reference, action) from None
 
 
 def _api_call(fn: Any, reference: str, action: str) -> Any:
     """Call ``fn`` turning docker-py's HTTP errors into RegistryError, other failures as usual."""
-    from docker.errors import APIError
-
+    errors = _docker().errors
     with translated(f"{action} {reference}"):
         try:
             return fn()
-        except APIError as exc:
+        except errors.APIError as exc:
             raise _classify(str(exc.explanation or exc), reference, action) from exc
-
-
-def inspect(reference: str) -> ImageInfo | None:
-    """The local image named by ``reference`` (ID, tag or digest reference), or None."""
-    from docker.errors import ImageNotFound
-
-    with translated(f"inspect image {reference}"):
-        try:
-            image = connect().images.get(reference)
-        except ImageNotFound:
-            return None
-    attrs = image.attrs
-    return ImageInfo(id=image.id, tags=tuple(image.tags), repo_digests=tuple(attrs.get("RepoDigests") or ()),
-                     labels=dict((attrs.get("Config") or {}).get("Labels") or {}), size=int(attrs.get("Size") or 0))
-
-
-def remove_image(reference: str, *, force: bool = False) -> None:
-    """Remove a local image or tag; a missing one is not an error."""
-    from docker.errors import ImageNotFound
-
-    with translated(f"remove image {reference}"):
-        try:
-            connect().images.remove(reference, force=force)
-        except ImageNotFound:
-            pass
-
-
-def tag(image: str, repository: str, tag: str) -> None:
-    """Give ``image`` the name ``repository:tag``."""
-    with translated(f"tag {image} as {repository}:{tag}"):
-        api().tag(image, repository, tag=tag, force=True)
 
 
 def push(repository: str, tag: str, *, progress: Progress | None = None) -> str:
@@ -135,11 +74,10 @@ def push(repository: str, tag: str, *, progress: Progress | None = None) -> str:
     chunks = _api_call(lambda: api().push(repository, tag=tag, stream=True, decode=True), reference, "push")
     digest = None
     with translated(f"push {reference}"):
-        for chunk in _stream(chunks, reference, "push", progress):
-            aux = chunk.get("aux") or {}
-            if aux.get("Digest"):
-                digest = aux["Digest"]
-            elif not digest and (found := _DIGEST.search(str(chunk.get("status") or ""))):
+        for message in _messages(chunks, reference, "push", progress):
+            if isinstance(message, stream.Aux) and message.data.get("Digest"):
+                digest = str(message.data["Digest"])
+            elif isinstance(message, stream.Status) and not digest and (found := _DIGEST.search(message.text)):
                 digest = found.group(0)
     if not digest:
         raise RegistryError(f"push {reference}: the engine finished without reporting a digest",
@@ -153,9 +91,9 @@ def pull(reference: str, *, progress: Progress | None = None) -> ImageInfo:
     chunks = _api_call(lambda: api().pull(repository, tag=digest or tag_ or "latest", stream=True, decode=True),
                        reference, "pull")
     with translated(f"pull {reference}"):
-        for _ in _stream(chunks, reference, "pull", progress):
+        for _ in _messages(chunks, reference, "pull", progress):
             pass
-    info = inspect(reference)
+    info = inspect_image(reference)
     if info is None:
         raise RegistryError(f"pull {reference}: the engine reported success but has no such image")
     return info
@@ -180,13 +118,16 @@ def load(data: IO[bytes] | bytes, *, progress: Progress | None = None) -> list[s
     chunks = _api_call(lambda: api().load_image(data, quiet=False), "archive", "load")
     loaded: list[str] = []
     with translated("load image archive"):
-        for chunk in _stream(chunks, "archive", "load", progress):
-            text = str(chunk.get("stream") or "")
+        for message in _messages(chunks, "archive", "load", progress):
+            if not isinstance(message, stream.Output):
+                continue
+            emit(progress, Log(line=message.line))
             for prefix in ("Loaded image ID: ", "Loaded image: "):
-                if text.startswith(prefix):
-                    loaded.append(text[len(prefix):].strip())
+                if message.line.startswith(prefix):
+                    loaded.append(message.line[len(prefix):].strip())
     return loaded
 
 
-__all__ = ["ImageInfo", "inspect", "load", "pull", "push", "registry_of", "remove_image", "save",
-           "split_reference", "tag"]
+# split_reference lives with tag_image in .images; re-exported for the callers that split a
+# reference they push to or pull from.
+__all__ = ["load", "pull", "push", "registry_of", "save", "split_reference"]

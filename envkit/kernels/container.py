@@ -26,7 +26,7 @@ from typing import Any
 
 from .. import settings
 from ..engine import containers, engine_url
-from ..errors import EngineError, KernelError
+from ..errors import EngineError, EngineNotFound, KernelError
 from ..labels import LABEL_KERNEL_ID, LABEL_KIND, LABEL_NOTEBOOK, LABEL_OWNER, base_labels
 from . import watchdog
 from .options import KernelOptions
@@ -261,7 +261,7 @@ def create(options: KernelOptions, *, connection_file: Path, cwd: Path, kernel_i
     except EngineError as exc:
         if private_dir is not None:
             shutil.rmtree(private_dir, ignore_errors=True)
-        if "not found" in exc.message or "No such image" in exc.message:
+        if isinstance(exc, EngineNotFound):  # creating a container: only its image can be missing
             raise KernelError(f"the kernel's image {options.image} is not on this engine",
                               "build it ('envkit build NOTEBOOK') or pull it, then start the kernel again, "
                               "or reinstall the kernelspec ('envkit kernel install NOTEBOOK')") from exc

@@ -64,20 +64,26 @@ class KernelOptions:
         return out
 
     def host_config(self) -> dict[str, Any]:
-        """Resource and GPU settings as docker-py ``create_host_config`` keyword arguments."""
-        from docker.types import DeviceRequest
+        """Resource and GPU settings as plain ``engine.containers.create`` host-config data.
 
+        A GPU request is a dict of ``DeviceRequest`` arguments, as ``docker run --gpus`` makes:
+        ``all`` is ``count=-1``; the engine module builds docker-py's type from it.
+        """
         out: dict[str, Any] = {}
         if self.mem_limit is not None:
             out["mem_limit"] = self.mem_limit
         if self.cpus is not None:
             out["nano_cpus"] = int(self.cpus * 1e9)
-        if self.gpus == "all":
-            out["device_requests"] = [DeviceRequest(count=-1, capabilities=[["gpu"]])]
-        elif isinstance(self.gpus, int):
-            out["device_requests"] = [DeviceRequest(count=self.gpus, capabilities=[["gpu"]])]
-        elif self.gpus:
-            out["device_requests"] = [DeviceRequest(device_ids=list(self.gpus), capabilities=[["gpu"]])]
+        if self.gpus is not None and self.gpus != 0:
+            request: dict[str, Any] = {"capabilities": [["gpu"]]}
+            if self.gpus == "all":
+                request["count"] = -1
+            elif isinstance(self.gpus, int) or str(self.gpus).isdigit():
+                request["count"] = int(self.gpus)
+            else:
+                ids = self.gpus if isinstance(self.gpus, list) else str(self.gpus).split(",")
+                request["device_ids"] = [str(i) for i in ids]
+            out["device_requests"] = [request]
         return out
 
 

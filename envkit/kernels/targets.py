@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..engine import api, translated
-from ..errors import KernelError
+from ..engine.images import ImageInfo, inspect_image
+from ..errors import EngineNotFound, KernelError
 from ..events import Progress
 from ..labels import LABEL
 
@@ -21,16 +21,18 @@ class Target:
     notebook: Path | None = None
 
 
+def _inspect(ref: str) -> ImageInfo:
+    info = inspect_image(ref)
+    if info is None:
+        raise EngineNotFound(f"inspecting image {ref}: not found",
+                             "build it ('envkit build NOTEBOOK') or pull it, or check the image name")
+    return info
+
+
 def image_python(image: str) -> str:
     """The image's Python ``X.Y`` from envkit's label or ``PYTHON_VERSION``; ``3`` if unknown."""
-    with translated(f"inspecting image {image}"):
-        data = api().inspect_image(image)
-    config = data.get("Config") or {}
-    labels = config.get("Labels") or {}
-    version = labels.get(f"{LABEL}.python", "")
-    if not version:
-        env = dict(e.split("=", 1) for e in config.get("Env") or [] if "=" in e)
-        version = env.get("PYTHON_VERSION", "")
+    info = _inspect(image)
+    version = info.labels.get(f"{LABEL}.python", "") or info.env.get("PYTHON_VERSION", "")
     parts = version.split(".")
     return ".".join(parts[:2]) if len(parts) >= 2 else (version or "3")
 
@@ -56,8 +58,7 @@ def stable_reference(tag: str, image_id: str) -> str:
     if tag and not tag.endswith(":latest"):
         return tag
     repo = tag.rsplit(":", 1)[0] if tag else ""
-    with translated(f"inspecting image {image_id or tag}"):
-        tags = api().inspect_image(image_id or tag).get("RepoTags") or []
+    tags = _inspect(image_id or tag).tags
     pinned = sorted(t for t in tags if t.rsplit(":", 1)[0] == repo and not t.endswith(":latest"))
     return pinned[0] if pinned else (image_id or tag)
 

@@ -15,7 +15,7 @@ from support.registry import free_port, registry  # noqa: F401
 from support.share_image import notebook_for, share_image  # noqa: F401
 
 from envkit.cli import main
-from envkit.engine import registry as engine_registry
+from envkit.engine.images import inspect_image
 from envkit.errors import ArchiveError, NotebookError, RegistryError
 from envkit.events import Transfer
 from envkit.labels import LABEL_SPEC
@@ -28,7 +28,7 @@ pytestmark = [pytest.mark.docker, pytest.mark.registry]
 def _forget(engine, image_id: str) -> None:
     """Remove the image and every tag or digest reference to it: a clean engine state."""
     engine.images.remove(image_id, force=True)
-    assert engine_registry.inspect(image_id) is None
+    assert inspect_image(image_id) is None
 
 
 def test_push_records_digest_and_pull_restores_it(engine, registry, share_image, tmp_path):

@@ -14,16 +14,29 @@ from envkit.kernels.options import KernelOptions, parse_gpus
 from envkit.kernels.watchdog import SOURCE, command
 
 
-def test_limits_and_gpus_become_create_kwargs():
+def test_limits_and_gpus_become_plain_host_config_data():
     opts = KernelOptions(image="img", mem_limit="2g", cpus=1.5, gpus="all")
     hc = opts.host_config()
     assert hc["mem_limit"] == "2g" and hc["nano_cpus"] == 1_500_000_000
-    [req] = hc["device_requests"]
-    assert req["Count"] == -1 and req["Capabilities"] == [["gpu"]]
-    assert KernelOptions(image="img", gpus=2).host_config()["device_requests"][0]["Count"] == 2
-    ids = KernelOptions(image="img", gpus="0,2").host_config()["device_requests"][0]["DeviceIDs"]
+    assert hc["device_requests"] == [{"count": -1, "capabilities": [["gpu"]]}]
+    assert KernelOptions(image="img", gpus=2).host_config()["device_requests"] == [{"count": 2, "capabilities": [["gpu"]]}]
+    ids = KernelOptions(image="img", gpus="0,2").host_config()["device_requests"][0]["device_ids"]
     assert ids == ["0", "2"]
     assert KernelOptions(image="img").host_config() == {}
+    assert type(hc["device_requests"][0]) is dict  # plain data: docker-py's types are the engine's
+
+
+def test_the_engine_makes_gpu_requests_docker_types():
+    from docker.types import DeviceRequest
+
+    from envkit.engine.containers import _host_config
+
+    hc = _host_config(KernelOptions(image="img", gpus="all", mem_limit="1g").host_config())
+    [req] = hc["device_requests"]
+    assert isinstance(req, DeviceRequest) and req["Count"] == -1 and req["Capabilities"] == [["gpu"]]
+    [req] = _host_config(KernelOptions(image="img", gpus=["1"]).host_config())["device_requests"]
+    assert req["DeviceIDs"] == ["1"] and not req["Count"]
+    assert hc["mem_limit"] == "1g"
 
 
 def test_config_round_trip_and_unknown_keys():

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from envkit.engine.registry import _classify, _stream, registry_of, split_reference
+from envkit.engine.registry import _classify, _messages, registry_of, split_reference
 from envkit.errors import RegistryError
 from envkit.events import Log, Note, Transfer
 from envkit.launch import LabServer, is_loopback, redact, start_lab
@@ -35,7 +35,7 @@ def test_in_band_errors_of_a_successful_stream_are_raised() -> None:
     ]
     events: list = []
     with pytest.raises(RegistryError) as caught:
-        list(_stream(chunks, "registry.example.com/team/a:v1", "push", events.append))
+        list(_messages(chunks, "registry.example.com/team/a:v1", "push", events.append))
     assert "refused access" in caught.value.message
     assert "docker login registry.example.com" in caught.value.hint
     assert events[1] == Transfer(id="abc", status="Pushing", current=5, total=10)
@@ -53,7 +53,7 @@ def test_registry_messages_are_classified(message: str, expected: str) -> None:
 
 def test_stream_status_lines_become_logs() -> None:
     events: list = []
-    list(_stream([{"status": "latest: digest: sha256:1 size: 2"}], "a", "push", events.append))
+    list(_messages([{"status": "latest: digest: sha256:1 size: 2"}], "a", "push", events.append))
     assert events == [Log(line="latest: digest: sha256:1 size: 2")]
 
 
