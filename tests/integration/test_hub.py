@@ -175,16 +175,20 @@ def _serve_notebook(base: str, proc, log: Path, requests):
 
     _wait_until(healthy, 60, "JupyterHub answering", proc, log)
     session.get(f"{base}/hub/login", timeout=10)
-    r = session.post(f"{base}/hub/login", data={"username": "alice", "password": PASSWORD,
+    # next=/hub/home: the server is started through the REST API below, not by the login redirect.
+    r = session.post(f"{base}/hub/login?next=%2Fhub%2Fhome", data={"username": "alice", "password": PASSWORD,
                                                 "_xsrf": session.cookies.get("_xsrf", "")}, timeout=30)
-    assert r.status_code == 200 and "/hub/login" not in r.url, r.url
+    assert r.status_code == 200 and "/hub/login" not in r.url, (r.url, log.read_text()[-3000:])
     xsrf = {"X-XSRFToken": session.cookies.get("_xsrf", path="/hub/") or ""}
     r = session.post(f"{base}/hub/api/users/alice/server", headers=xsrf, timeout=60)
-    assert r.status_code in (201, 202), r.text
+    assert r.status_code in (201, 202), (r.text, log.read_text()[-3000:])
 
     def ready() -> bool:
         user = session.get(f"{base}/hub/api/users/alice", headers=xsrf, timeout=10).json()
-        return bool(((user.get("servers") or {}).get("") or {}).get("ready"))
+        server = (user.get("servers") or {}).get("")
+        if server is None:  # the spawn failed; the hub's log says why
+            raise AssertionError("alice's server failed to start:\n" + log.read_text()[-4000:])
+        return bool(server.get("ready"))
 
     _wait_until(ready, 300, "alice's server ready", proc, log)
     # The single-user server's OAuth with the hub, as a browser does it.

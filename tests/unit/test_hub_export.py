@@ -79,8 +79,9 @@ def test_docker_profile_loads_into_a_real_dockerspawner():
 
     profile = HubProfile(image=IMAGE, notebook="my {user} nb.ipynb", mem_bytes=2 << 30, cpus=1.5, gpus="all")
     c = _config(render_config(profile, "docker"))
-    assert c.JupyterHub.spawner_class == "dockerspawner.DockerSpawner"
-    spawner = DockerSpawner(config=c, user=_user())
+    # DockerSpawner itself, with the digest-pull fix (it splits NAME@sha256:... at its last ':').
+    assert issubclass(c.JupyterHub.spawner_class, DockerSpawner)
+    spawner = c.JupyterHub.spawner_class(config=c, user=_user())
     assert spawner.image == IMAGE
     assert spawner.mem_limit == 2 << 30 and spawner.cpu_limit == 1.5
     assert spawner.cmd == ["jupyterhub-singleuser"]
@@ -98,6 +99,7 @@ def test_swarm_profile_loads_into_a_real_swarmspawner():
     c = _config(render_config(profile, "swarm"))
     spawner = SwarmSpawner(config=c, user=_user())
     assert (spawner.image, spawner.mem_limit, spawner.cpu_limit) == (IMAGE, 1 << 30, 2.0)
+    assert spawner.pull_policy == "skip"  # the swarm's engine pulls the digest itself
     assert spawner.extra_resources_spec == {"generic_resources": {"NVIDIA-GPU": 1}}
     with pytest.raises(UsageError, match="by count"):
         settings(HubProfile(image=IMAGE, notebook="a.ipynb", gpus="all"), "swarm")
@@ -141,7 +143,10 @@ def test_printed_config_is_literals_only_whatever_the_notebook_is_called():
     nasty = "x'\"\n__import__('os').system('id')#.ipynb"
     profile = HubProfile(image=IMAGE, notebook="ok.ipynb")
     text = render_config(profile, "docker", notebook_name=nasty)
-    tree = ast.parse(text)
+    from envkit.spawners import DOCKER_DIGEST_PULL
+
+    assert DOCKER_DIGEST_PULL in text  # constant code, nothing from the notebook in it
+    tree = ast.parse(text.replace(DOCKER_DIGEST_PULL, ""))
     assert all(isinstance(node, ast.Assign) for node in tree.body)
     for node in tree.body:
         ast.literal_eval(node.value)
