@@ -346,15 +346,15 @@ def swarm_engine(engine):
                              "--exec-root", str(root / "exec"), "--pidfile", str(root / "docker.pid"),
                              f"--bridge={bridge}", "--iptables=false"],
                             stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
-    client = docker.DockerClient(base_url=f"unix://{sock}", timeout=60)
+    client = None
     try:
-        def answers() -> bool:
-            try:
-                return bool(client.ping())
+        def answers():
+            try:  # the client asks the engine its API version as it is made
+                return docker.DockerClient(base_url=f"unix://{sock}", timeout=60)
             except Exception:  # noqa: BLE001 - not up yet
-                return False
+                return None
 
-        _wait_until(answers, 60, "the second dockerd", proc, root / "dockerd.log")
+        client = _wait_until(answers, 120, "the second dockerd", proc, root / "dockerd.log")
         client.networks.create("docker_gwbridge", driver="bridge",
                                options={"com.docker.network.bridge.name": gwbridge,
                                         "com.docker.network.bridge.enable_icc": "false"},
@@ -362,13 +362,14 @@ def swarm_engine(engine):
         client.swarm.init(advertise_addr="127.0.0.1", listen_addr=f"127.0.0.1:{free_port()}")
         yield f"unix://{sock}", client
     finally:
-        try:
-            for service in client.services.list():
-                service.remove()
-            client.swarm.leave(force=True)
-        except Exception:  # noqa: BLE001 - the engine is going away with everything in it
-            pass
-        client.close()
+        if client is not None:
+            try:
+                for service in client.services.list():
+                    service.remove()
+                client.swarm.leave(force=True)
+            except Exception:  # noqa: BLE001 - the engine is going away with everything in it
+                pass
+            client.close()
         proc.terminate()
         try:
             proc.wait(timeout=60)
