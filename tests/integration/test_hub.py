@@ -337,17 +337,18 @@ def swarm_engine(engine):
     root.mkdir()
     bridge, gwbridge = f"ekb{RUN[:8]}", f"ekg{RUN[:8]}"
     subnet, gw_subnet = _free_subnets(2)
-    _ip("link", "add", bridge, "type", "bridge")
-    _ip("addr", "add", f"{subnet[1]}/{subnet.prefixlen}", "dev", bridge)
-    _ip("link", "set", bridge, "up")
-    sock = root / "docker.sock"
-    log = open(root / "dockerd.log", "wb")
-    proc = subprocess.Popen(["dockerd", "-H", f"unix://{sock}", "--data-root", str(root / "data"),
-                             "--exec-root", str(root / "exec"), "--pidfile", str(root / "docker.pid"),
-                             f"--bridge={bridge}", "--iptables=false"],
-                            stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
-    client = None
+    client = proc = log = None
     try:
+        _ip("link", "add", bridge, "type", "bridge")
+        _ip("addr", "add", f"{subnet[1]}/{subnet.prefixlen}", "dev", bridge)
+        _ip("link", "set", bridge, "up")
+        sock = root / "docker.sock"
+        log = open(root / "dockerd.log", "wb")
+        proc = subprocess.Popen(["dockerd", "-H", f"unix://{sock}", "--data-root", str(root / "data"),
+                                 "--exec-root", str(root / "exec"), "--pidfile", str(root / "docker.pid"),
+                                 f"--bridge={bridge}", "--iptables=false"],
+                                stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
+
         def answers():
             try:  # the client asks the engine its API version as it is made
                 return docker.DockerClient(base_url=f"unix://{sock}", timeout=60)
@@ -370,13 +371,15 @@ def swarm_engine(engine):
             except Exception:  # noqa: BLE001 - the engine is going away with everything in it
                 pass
             client.close()
-        proc.terminate()
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+        if proc is not None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if log is not None:
+            log.close()
         for line in reversed(Path("/proc/mounts").read_text().splitlines()):
             mountpoint = line.split()[1]
             if mountpoint.startswith(str(root)):
