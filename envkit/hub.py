@@ -149,7 +149,7 @@ def ensure_hub_image(path: str | os.PathLike[str], *, hub_version: str | int | N
     hub layer reused by content tag, else built."""
     from .build import BuildOptions, build_dockerfile, ensure_image
     from .engine import registry
-    from .launch import _image_config
+    from .engine.images import inspect_image
 
     nb = Path(path).resolve()
     if not nb.is_file():
@@ -157,7 +157,7 @@ def ensure_hub_image(path: str | os.PathLike[str], *, hub_version: str | int | N
     jupyterhub = hub_requirement(hub_version)
     emit(progress, Step(n=1, total=2, text=f"environment image for {nb.name}"))
     record = ensure_image(nb, options=options or BuildOptions(), progress=progress)
-    user = str(_image_config(record.id).get("User") or "envkit")
+    user = str(((inspect_image(record.id) or {}).get("Config") or {}).get("User") or "envkit")
     if user in ("root", "0"):
         raise UsageError(f"{nb.name}: its image runs as root; a hub image needs the non-root user envkit's build makes",
                          f"rebuild it with 'envkit build {nb}'")

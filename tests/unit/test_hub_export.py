@@ -236,3 +236,22 @@ def test_export_jupyterhub_with_a_given_digest_prints_a_loadable_profile(tmp_pat
     assert args._module.run(args, UI(out)) == 0
     c = _config(out.getvalue())
     assert c.DockerSpawner.image == IMAGE and c.DockerSpawner.mem_limit == 2 << 30
+
+
+def test_without_a_push_or_to_the_hub_export_says_push_first_and_builds_nothing(tmp_path):
+    import nbformat
+
+    from envkit.devcontainer import export_devcontainer
+    from envkit.errors import RegistryError
+    from envkit.hub import push_hub_image
+
+    nb = tmp_path / "a.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(), str(nb))
+    with pytest.raises(RegistryError, match="no pushed image") as info:
+        push_hub_image(nb)
+    assert "envkit push" in info.value.hint
+    with pytest.raises(RegistryError, match="no pushed image"):
+        export_devcontainer(nb, tmp_path / ".devcontainer")
+    assert not (tmp_path / ".devcontainer").exists()
+    with pytest.raises(UsageError, match="--to"):
+        push_hub_image(nb, to="Not A Repo")
