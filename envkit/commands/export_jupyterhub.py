@@ -38,11 +38,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:
+    from ..errors import UsageError
     from ..hub import JUPYTERHUB_MAJOR, check_digest_reference, hub_requirement, push_hub_image
     from ..kernels.options import KernelOptions
     from ..spawners import HubProfile, memory_bytes, render_config
 
     path = notebook_path(args, ui).resolve()
+    if not path.is_file():
+        raise UsageError(f"envkit export jupyterhub: {path}: no such notebook",
+                         "name the notebook the hub image serves, e.g. 'envkit export jupyterhub analysis.ipynb'")
     gpus = args.gpus
     # The kernel options' own checks first: one set of rules for kernels and hub servers.
     options = KernelOptions(image=args.image or "hub", mem_limit=args.mem_limit, cpus=args.cpus,

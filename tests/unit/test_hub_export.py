@@ -219,7 +219,13 @@ def test_export_cli_forms_are_exclusive(tmp_path):
     args = parser.parse_args(["export", "a.ipynb", "--binder", "b", "--devcontainer", "d"])
     with pytest.raises(UsageError, match="exactly one"):
         args._module.run(args, UI())
-    args = parser.parse_args(["export", "jupyterhub", "a.ipynb", "--image", "team/a:latest"])
+    args = parser.parse_args(["export", "jupyterhub", str(tmp_path / "missing.ipynb"), "--image", IMAGE])
+    with pytest.raises(UsageError, match="no such notebook"):
+        args._module.run(args, UI())
+    import nbformat
+
+    nbformat.write(nbformat.v4.new_notebook(), str(tmp_path / "a.ipynb"))
+    args = parser.parse_args(["export", "jupyterhub", str(tmp_path / "a.ipynb"), "--image", "team/a:latest"])
     with pytest.raises(UsageError, match="by digest"):
         args._module.run(args, UI())
 
@@ -227,9 +233,12 @@ def test_export_cli_forms_are_exclusive(tmp_path):
 def test_export_jupyterhub_with_a_given_digest_prints_a_loadable_profile(tmp_path, capsys):
     import io
 
+    import nbformat
+
     from envkit.commands import build_parser
     from envkit.ui import UI
 
+    nbformat.write(nbformat.v4.new_notebook(), str(tmp_path / "a.ipynb"))
     out = io.StringIO()
     args = build_parser().parse_args(["export", "jupyterhub", str(tmp_path / "a.ipynb"), "--image", IMAGE,
                                       "--mem-limit", "2g", "--cpus", "1", "--spawner", "docker"])
