@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "kernel": "kernel",
     "run": "run",
     "export": "export",
+    "export-jupyterhub": "export_jupyterhub",
     "import": "import_",
     "push": "push",
     "pull": "pull",
