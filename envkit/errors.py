@@ -6,6 +6,24 @@ The magics and the CLI show ``str(error)`` (message and hint), never a traceback
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+
+# Whether a notebook shows an envkit error's traceback. errors.py is the root of envkit's
+# imports (every module raises these), so it reads no setting itself: envkit.settings, which
+# owns ENVKIT_DEBUG, installs its reader here when it is imported (the CLI and the magics do).
+def _never() -> bool:
+    return False
+
+
+_show_traceback: Callable[[], bool] = _never
+
+
+def use_debug_switch(switch: Callable[[], bool]) -> None:
+    """Let ``switch()`` decide whether IPython shows an envkit error's traceback."""
+    global _show_traceback
+    _show_traceback = switch
+
 
 class EnvkitError(Exception):
     """Root of every error envkit raises on purpose."""
@@ -25,9 +43,7 @@ class EnvkitError(Exception):
         # still print one); ENVKIT_DEBUG=1 brings the traceback back.
         import traceback
 
-        from .settings import debug
-
-        if debug():
+        if _show_traceback():
             return traceback.format_exception(type(self), self, self.__traceback__)
         return [f"envkit: {self}"]
 

@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING
 
 from packaging.version import InvalidVersion, Version
 
-from .engine import LABEL_KIND, LABEL_SPEC
 from .errors import RegistryError, UsageError
 from .events import Done, Note, Progress, Step, emit
+from .labels import LABEL_KIND, LABEL_SPEC
 
 if TYPE_CHECKING:
     from .build import BuildOptions
@@ -148,7 +148,6 @@ def ensure_hub_image(path: str | os.PathLike[str], *, hub_version: str | int | N
     """The hub image for the notebook at ``path``: its environment image built if needed, the
     hub layer reused by content tag, else built."""
     from .build import BuildOptions, build_dockerfile, ensure_image
-    from .engine import registry
     from .engine.images import inspect_image
 
     nb = Path(path).resolve()
@@ -157,7 +156,8 @@ def ensure_hub_image(path: str | os.PathLike[str], *, hub_version: str | int | N
     jupyterhub = hub_requirement(hub_version)
     emit(progress, Step(n=1, total=2, text=f"environment image for {nb.name}"))
     record = ensure_image(nb, options=options or BuildOptions(), progress=progress)
-    user = str(((inspect_image(record.id) or {}).get("Config") or {}).get("User") or "envkit")
+    info = inspect_image(record.id)
+    user = (info.user if info else "") or "envkit"
     if user in ("root", "0"):
         raise UsageError(f"{nb.name}: its image runs as root; a hub image needs the non-root user envkit's build makes",
                          f"rebuild it with 'envkit build {nb}'")
@@ -166,7 +166,7 @@ def ensure_hub_image(path: str | os.PathLike[str], *, hub_version: str | int | N
                                   has_files=bool(files))
     tag = content_tag(text, files)
     emit(progress, Step(n=2, total=2, text=f"hub image ({jupyterhub}, {len(files)} file(s) of {nb.parent.name}/)"))
-    found = registry.inspect(tag)
+    found = inspect_image(tag)
     if found is not None:
         emit(progress, Note(text=f"reusing the hub image {tag}"))
         image_id = found.id
@@ -202,6 +202,7 @@ def push_hub_image(path: str | os.PathLike[str], *, to: str | None = None, hub_v
     from dataclasses import replace
 
     from .engine import registry
+    from .engine.images import tag_image
     from .share import default_tag
 
     nb = Path(path).resolve()
@@ -210,7 +211,7 @@ def push_hub_image(path: str | os.PathLike[str], *, to: str | None = None, hub_v
     major = image.jupyterhub.split(">=")[1].split(",")[0]
     tag = f"{default_tag(image.spec_digest)}-hub{major}"
     emit(progress, Step(n=0, total=0, text=f"pushing {repository}:{tag}"))
-    registry.tag(image.id, repository, tag)
+    tag_image(image.id, f"{repository}:{tag}")
     repo_digest = check_digest_reference(registry.push(repository, tag, progress=progress))
     emit(progress, Done(text=f"pushed {repo_digest}"))
     return replace(image, repo_digest=repo_digest)

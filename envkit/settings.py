@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import UsageError
+from .errors import UsageError, use_debug_switch
 
 CA_BUNDLE_VARIABLES = ("PIP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")
 
@@ -177,6 +177,9 @@ def pip_settings(environ: dict[str, str] | None = None) -> PipSettings:
         sources=sources,
     )
 
+
+
+use_debug_switch(debug)
 
 __all__ = ["PipSettings", "debug", "default_uid", "extra_labels", "pip_settings", "template_dirs", "verbose",
            "widgets"]

@@ -50,8 +50,8 @@ def read_lock(image_id: str, spec: EnvSpec, *, known: Lock | None = None,
 
 def image_record(image_id: str, spec: EnvSpec, tag: str) -> ImageRecord:
     """The record a notebook keeps of its image: id, readable tag, spec digest and size."""
-    data = inspect_image(image_id) or {}
-    return ImageRecord(id=image_id, tag=tag, spec_digest=spec.digest(), size=int(data.get("Size") or 0))
+    info = inspect_image(image_id)
+    return ImageRecord(id=image_id, tag=tag, spec_digest=spec.digest(), size=info.size if info else 0)
 
 
 def find_reusable(spec: EnvSpec, options: BuildOptions, lock: Lock | None = None, *,
@@ -78,14 +78,13 @@ def previous_layer(ref: str, spec: EnvSpec, options: BuildOptions, *, notebook: 
     changed (one added package costs about one package's install, not the whole set).
     """
     options = resolve_options(options)
-    data = inspect_image(ref) if ref else None
-    if not data:
+    info = inspect_image(ref) if ref else None
+    if info is None:
         return None
-    labels = (data.get("Config") or {}).get("Labels") or {}
-    if not may_build_on(labels, spec, options, notebook=notebook):
+    if not may_build_on(info.labels, spec, options, notebook=notebook):
         return None
     try:
-        files = read_files(data["Id"], LAYER_DIR)
+        files = read_files(info.id, LAYER_DIR)
     except EngineError:
         return None  # made by an envkit without layer/ (or a hand-made image under that tag)
     return recorded_layer(files)

@@ -14,10 +14,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from support import TEST_RUN
 
 from envkit.build import BuildOptions, build_spec, notebook_label
-from envkit.engine import LABEL_NOTEBOOK, LABEL_TEST_RUN
 from envkit.errors import UsageError
+from envkit.labels import LABEL_NOTEBOOK, LABEL_TEST_RUN
 from envkit.spec import EnvSpec
 
 pytestmark = pytest.mark.docker
@@ -33,7 +34,7 @@ def write_notebook(path: Path, spec: dict) -> None:
 
 def images_of(engine, nb: Path) -> list:
     """Images this test run made for ``nb`` (envkit writes both labels into every image it builds)."""
-    return [i for i in engine.images.list(all=True, filters={"label": f"{LABEL_TEST_RUN}={os.environ['ENVKIT_TEST_RUN']}"})
+    return [i for i in engine.images.list(all=True, filters={"label": f"{LABEL_TEST_RUN}={TEST_RUN}"})
             if i.labels.get(LABEL_NOTEBOOK) == notebook_label(nb)]
 
 

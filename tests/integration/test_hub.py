@@ -24,17 +24,18 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from support import TEST_RUN
 from support.build import env_image  # noqa: F401
 from support.registry import free_port, registry  # noqa: F401
 from support.share_image import lab_env, notebook_for  # noqa: F401
 
 from envkit.commands import build_parser
-from envkit.engine import LABEL_TEST_RUN
+from envkit.labels import LABEL_TEST_RUN
 from envkit.ui import UI
 
 pytestmark = [pytest.mark.docker, pytest.mark.hub, pytest.mark.registry]
 
-RUN = os.environ.get("ENVKIT_TEST_RUN", "")
+RUN = TEST_RUN
 PASSWORD = "envkit-hub-test"
 
 

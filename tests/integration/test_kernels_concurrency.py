@@ -17,7 +17,7 @@ import sys
 import pytest
 from support.kernels import env_image, kernel_image, wait_until  # noqa: F401
 
-from envkit.engine import LABEL_OWNER
+from envkit.labels import LABEL_OWNER
 
 pytestmark = pytest.mark.docker
 

@@ -28,9 +28,10 @@ from packaging.requirements import Requirement as PEP508
 
 from envkit.build import BuildOptions, notebook_label
 from envkit.cli import main
-from envkit.dockerfile import base_image_for, render_context
+from envkit.dockerfile import render_context
 from envkit.errors import EnvkitError, NotebookError, UsageError
 from envkit.notebook import read_notebook
+from envkit.plan import base_image_for
 from envkit.settings import PipSettings
 from envkit.spec import EnvkitMetadata, EnvSpec, ImageRecord, Lock, Pin, Requirement
 

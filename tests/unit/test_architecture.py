@@ -125,9 +125,6 @@ def _docker_importers() -> list[str]:
 
 def test_docker_is_imported_only_under_engine():
     wrong = _docker_importers()
-    if wrong and all("kernels/options.py" in w for w in wrong):
-        pytest.xfail("envkit/kernels/options.py still imports docker.types (being moved behind the engine "
-                     "on another branch)")
     assert not wrong, "\n".join(wrong)
 
 

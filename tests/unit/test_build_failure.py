@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from envkit.build.failure import explain, failing_index, network_fault, package_at_fault
 
+from envkit.build.failure import explain, failing_index, network_fault, package_at_fault
 from envkit.errors import BuildFailed
 from envkit.spec import EnvSpec, Requirement
 
