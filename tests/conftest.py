@@ -1,7 +1,13 @@
 """Shared fixtures. Integration tests (marked ``docker``) get a real engine and base image.
 
 Every object a test makes carries the label ``dev.envkit.test-run=<id>``; the session checks
-at the end that no container with this run's label is left.
+at the end that no container with this run's label is left, and that no tag it did not make
+was moved or removed (``tags_before`` / ``changed_tags``): tests build into names of their own.
+
+The suite may run as root (it does in CI). envkit never runs a container as root, so for a
+root caller the folders tests make (``tmp_path``, ``tmp_path_factory.mktemp``) belong to
+``TEST_UID``, the uid of envkit images built by root, as a project folder of a real user would;
+the tests that need a root-owned folder make one themselves.
 """
 
 from __future__ import annotations
@@ -19,6 +25,50 @@ from support import system  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_RUN = os.environ.setdefault("ENVKIT_TEST_RUN", uuid.uuid4().hex[:12])
+TEST_UID = 1000  # envkit's images built by root give their envkit user this uid (envkit build --uid)
+
+
+def _give_tmp_folders_to_the_image_user() -> None:
+    """As root: every folder pytest makes for a test belongs to TEST_UID (see the module's docstring)."""
+    if not hasattr(os, "getuid") or os.getuid() != 0:
+        return
+    from _pytest.tmpdir import TempPathFactory
+
+    mktemp = TempPathFactory.mktemp
+
+    def owned_mktemp(self, basename: str, numbered: bool = True) -> Path:
+        path = mktemp(self, basename, numbered)
+        os.chown(path, TEST_UID, TEST_UID)
+        return path
+
+    TempPathFactory.mktemp = owned_mktemp  # type: ignore[method-assign]
+
+
+_give_tmp_folders_to_the_image_user()
+
+
+def tags_on_engine() -> dict[str, str]:
+    """Every tag on the engine and the image ID it names (a listing only: nothing inspected)."""
+    import docker
+
+    client = docker.from_env()
+    return {tag: image["Id"] for image in client.api.images() for tag in image.get("RepoTags") or ()
+            if tag != "<none>:<none>"}
+
+
+def changed_tags(before: dict[str, str], after: dict[str, str]) -> list[str]:
+    """Tags of ``before`` that now name another image or none, except this run's own names."""
+    return sorted(f"{tag}: {before[tag][7:19]} -> {after[tag][7:19] if tag in after else 'removed'}"
+                  for tag in before if after.get(tag) != before[tag] and TEST_RUN not in tag)
+
+
+TAGS_BEFORE: dict[str, str] = {}
+
+
+def pytest_sessionstart(session):
+    """Record every tag on the engine: the session's end checks that none of them moved."""
+    if system.engine_answers():
+        TAGS_BEFORE.update(tags_on_engine())
 
 
 @pytest.fixture(scope="session")
@@ -62,7 +112,23 @@ def pytest_sessionfinish(session, exitstatus):
                 client.images.remove(image.id, force=True)
             except docker.errors.APIError:
                 pass
+        # envkit's environment images carry no test-run label (it would change their build
+        # key); the run's own repository names (envkit/<name>-<run>) find them.
+        for tag, image_id in tags_on_engine().items():
+            if TEST_RUN in tag:
+                try:
+                    client.images.remove(tag)
+                    client.images.remove(image_id)  # only if no other name is left on it
+                except docker.errors.APIError:
+                    pass
     if left:
         names = ", ".join(c.name for c in left)
         print(f"\nLEAK: {len(left)} container(s) left by this test run: {names}", file=sys.stderr)
+        session.exitstatus = 1
+    # Only a session that used the engine can have moved a tag (unit tests never touch it).
+    used_engine = any(item.get_closest_marker("docker") for item in session.items)
+    moved = changed_tags(TAGS_BEFORE, tags_on_engine()) if TAGS_BEFORE and used_engine else []
+    if moved:
+        print(f"\nLEAK: {len(moved)} tag(s) this run did not make were moved or removed: {', '.join(moved)}",
+              file=sys.stderr)
         session.exitstatus = 1
