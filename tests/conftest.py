@@ -48,18 +48,37 @@ _give_tmp_folders_to_the_image_user()
 
 
 def tags_on_engine() -> dict[str, str]:
-    """Every tag on the engine and the image ID it names (a listing only: nothing inspected)."""
+    """Every tag on the engine and the image ID it names, plus ``"@" + id`` for every image.
+
+    A listing only (nothing inspected: concurrent sessions remove images meanwhile).
+    """
     import docker
 
     client = docker.from_env()
-    return {tag: image["Id"] for image in client.api.images() for tag in image.get("RepoTags") or ()
-            if tag != "<none>:<none>"}
+    found: dict[str, str] = {}
+    for image in client.api.images():
+        found["@" + image["Id"]] = image["Id"]
+        for tag in image.get("RepoTags") or ():
+            if tag != "<none>:<none>":
+                found[tag] = image["Id"]
+    return found
 
 
 def changed_tags(before: dict[str, str], after: dict[str, str]) -> list[str]:
-    """Tags of ``before`` that now name another image or none, except this run's own names."""
-    return sorted(f"{tag}: {before[tag][7:19]} -> {after[tag][7:19] if tag in after else 'removed'}"
-                  for tag in before if after.get(tag) != before[tag] and TEST_RUN not in tag)
+    """Tags of ``before`` (not this run's own names) moved to another image, or removed from one still here.
+
+    A tag removed together with its image is another session's own cleanup, not a change to
+    someone else's image; a tag moved, or taken off an image that stays, is.
+    """
+    changed = []
+    for tag, image_id in before.items():
+        if tag.startswith("@") or TEST_RUN in tag or after.get(tag) == image_id:
+            continue
+        if tag in after:
+            changed.append(f"{tag}: moved from {image_id[7:19]} to {after[tag][7:19]}")
+        elif "@" + image_id in after:
+            changed.append(f"{tag}: removed from {image_id[7:19]}, which is still here")
+    return sorted(changed)
 
 
 TAGS_BEFORE: dict[str, str] = {}
@@ -115,7 +134,7 @@ def pytest_sessionfinish(session, exitstatus):
         # envkit's environment images carry no test-run label (it would change their build
         # key); the run's own repository names (envkit/<name>-<run>) find them.
         for tag, image_id in tags_on_engine().items():
-            if TEST_RUN in tag:
+            if TEST_RUN in tag and not tag.startswith("@"):
                 try:
                     client.images.remove(tag)
                     client.images.remove(image_id)  # only if no other name is left on it
