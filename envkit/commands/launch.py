@@ -46,9 +46,10 @@ def run(args: argparse.Namespace, ui: UI) -> int:
                            mem_limit=args.mem_limit, pids_limit=args.pids_limit, progress=progress)
     if not server.started:
         # Another process runs it (and owns it): show it, leave it running.
-        ui.message(f"JupyterLab for {path.name} is already running: "
-                   + (server.url if args.no_browser or ui.interactive_notebook or not _open_browser(server.url)
-                      else f"opened {server.base_url} in your browser"))
+        if args.no_browser or not _open_browser(server.url):
+            ui.message(f"JupyterLab for {path.name} is already running: {server.url}")
+        else:
+            ui.message(f"JupyterLab for {path.name} is already running; opened {server.base_url} in your browser")
         return 0
     if ui.interactive_notebook:
         # In a notebook the server keeps running. The token goes into the cell's output (which
