@@ -152,3 +152,13 @@ def test_load_stream_is_a_valid_tar_without_names(tmp_path):
         assert json.loads(tar.extractfile("manifest.json").read())[0]["RepoTags"] is None
         with tarfile.open(fileobj=io.BytesIO(inner.getvalue())) as original:
             assert tar.extractfile("l/layer.tar").read() == original.extractfile("l/layer.tar").read()
+
+
+def test_a_failed_builds_own_layers_are_read_from_its_log():
+    from support.build import committed_layers
+
+    log = ["Step 1/4 : FROM envkit-test-base:bookworm", " ---> c95337e3f2a1",
+           "Step 2/4 : RUN apt-get update", " ---> Using cache", " ---> 1111aaaa2222",
+           "Step 3/4 : COPY x /x", " ---> 3333bbbb4444",
+           "Step 4/4 : RUN false", " ---> Running in 5555cccc6666", "Removing intermediate container 5555cccc6666"]
+    assert committed_layers(log) == ["3333bbbb4444"]  # never the base image or a reused layer
