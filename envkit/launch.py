@@ -393,6 +393,8 @@ def stop_labs(path: str | os.PathLike[str]) -> list[str]:
     nb = str(Path(path).resolve())
     found = containers.find({LABEL_KIND: "launch", LABEL_NOTEBOOK: nb})
     for state in found:
+        if state.id in _LIVE:  # started by this process: let go of its stdin too
+            _LIVE[state.id].stop()
         containers.remove(state.id)
     return [state.id[:12] for state in found]
 
