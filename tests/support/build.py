@@ -25,6 +25,11 @@ def run_tag(name: str) -> str:
     return f"envkit/{name}-{os.environ['ENVKIT_TEST_RUN']}:latest"
 
 
+def run_notebook(stem: str) -> str:
+    """``<stem>-<test run>.ipynb``: its image goes to ``envkit/<stem>-<run>``, never to a user's ``envkit/<stem>``."""
+    return f"{stem}-{os.environ['ENVKIT_TEST_RUN']}.ipynb"
+
+
 def tiny_spec(*requirements: str, python: str = "3.11"):
     """An EnvSpec with ``requirements`` (default: ``six``)."""
     from envkit.spec import EnvSpec, Requirement
