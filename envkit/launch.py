@@ -1,11 +1,18 @@
 """``envkit launch``: JupyterLab in a container of the notebook's image, Binder-style, locally.
 
 A JupyterLab layer goes on top of the environment image (so that image stays lean), reused by
-a content tag. The server runs as the caller's uid with the notebook's folder mounted (or, with
-``copy``, baked into a throw-away image), published on 127.0.0.1 and a free port, behind a random
-token that reaches it only through the container's environment (``JUPYTER_TOKEN``): never the
-image, its labels, or logs above debug level. ``start_lab`` returns once the notebook page
-answers; ``LabServer.stop()`` removes the container (and a ``copy`` image).
+a content tag. The server never runs as root by default (the caller's uid, or for a root caller
+the folder's owner or the image's user: ``envkit.privileges``), with process and memory limits,
+the notebook's folder mounted (or, with ``copy``, baked into a throw-away image), published on
+127.0.0.1 and a free port, behind a random token that reaches it only through the container's
+environment (``JUPYTER_TOKEN``): never the image, its labels, or logs above debug level.
+
+It dies with its owner, as kernels do: the kernels' watchdog runs between docker-init and
+JupyterLab, and the owner holds the container's stdin (``StdinOnce``), so when the owning
+process ends for any reason, SIGKILL included, the engine closes that stdin, the watchdog ends
+the server and ``auto_remove`` deletes the container. ``start_lab`` returns once the notebook
+page answers, or the server already running for that notebook (``LabServer.started`` False);
+``LabServer.stop()`` removes the container (and a ``copy`` image).
 """
 
 from __future__ import annotations
@@ -13,23 +20,27 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import os
+import re
 import secrets
 import socket
+import threading
 import time
 import urllib.error
 import urllib.request
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from .errors import EngineError, NotebookError
+from .errors import EngineError, NotebookError, UsageError
 from .events import Done, Log, Note, Progress, Step, emit
 from .labels import LABEL_BUILD_KEY, LABEL_KIND, LABEL_NOTEBOOK, LABEL_OWNER, LABEL_SPEC, base_labels
-from .settings import debug, default_uid
+from .settings import debug
 
 if TYPE_CHECKING:
     from .build import BuildOptions
+    from .privileges import RunAs
 
 JUPYTERLAB = "jupyterlab>=4,<5"
 CONTAINER_PORT = 8888
@@ -37,6 +48,8 @@ LAB_REPOSITORY = "envkit-lab"
 LABEL_LAB_BASE = "dev.envkit.lab-base"
 WORKDIR = "/home/envkit/work"
 _SKIP = {".git", ".ipynb_checkpoints", "__pycache__", ".venv", "node_modules"}
+OUTPUT_LINES = 40
+_LIVE: dict[str, LabServer] = {}
 
 
 @dataclass(kw_only=True)
@@ -50,7 +63,11 @@ class LabServer:
     container_id: str
     image_id: str
     notebook: Path
+    started: bool = True
+    owner: str = ""
+    output: deque[str] = field(default_factory=lambda: deque(maxlen=OUTPUT_LINES))
     _owned_images: list[str] = field(default_factory=list)
+    _stdin: Any = None
 
     def running(self) -> bool:
         """True while the container runs."""
@@ -64,11 +81,34 @@ class LabServer:
         while self.running():
             time.sleep(poll)
 
+    def follow(self, sock: Any) -> None:
+        """Hold the container's stdin (the dead-man switch) and keep its last output lines."""
+        from .engine import containers
+
+        self._stdin = sock
+        _LIVE[self.container_id] = self  # the socket lives as long as the server, not the caller's variable
+
+        def pump() -> None:
+            partial = b""
+            for _, chunk in containers.frames(sock):
+                lines = (partial + chunk).split(b"\n")
+                partial = lines.pop()
+                self.output.extend(redact(line.decode(errors="replace"), self.token) for line in lines)
+
+        threading.Thread(target=pump, name=f"envkit-lab-output-{self.container_id[:12]}", daemon=True).start()
+
     def stop(self) -> None:
         """Stop and remove the container, and the image made for ``copy``; safe to call twice."""
         from .engine import containers
         from .engine.images import remove_image
 
+        _LIVE.pop(self.container_id, None)
+        if self._stdin is not None:
+            try:
+                self._stdin.close()
+            except OSError:
+                pass
+            self._stdin = None
         containers.remove(self.container_id)
         while self._owned_images:
             remove_image(self._owned_images.pop(), force=True)
@@ -190,26 +230,85 @@ def _wait_until_ready(server: LabServer, timeout: float, progress: Progress | No
             pass
         state = containers.inspect(server.container_id)
         if state is None or not state.running or time.monotonic() > deadline:
-            tail = containers.logs(server.container_id, tail=15) if state else ""
+            # The container removes itself when it ends (auto_remove): its last lines come from
+            # the attached output, not from the engine's log.
+            time.sleep(0.2)
+            lines = list(server.output)[-15:]
             server.stop()
             why = "did not answer in time" if state is not None and state.running else "stopped"
-            lines = [redact(line, server.token) for line in tail.splitlines()[-15:]]
             raise EngineError("launch: JupyterLab " + why + (":\n    " + "\n    ".join(lines) if lines else ""),
                               "run with ENVKIT_DEBUG=1 for the server's log; check the image has a venv "
                               "at /opt/envkit/venv")
         time.sleep(0.3)
 
 
+def _running_lab(nb: Path) -> LabServer | None:
+    """The JupyterLab already serving ``nb`` (its owner alive), rebuilt from its container; else None.
+
+    A launch container whose owner on this host is gone (left by an envkit without the dead-man
+    switch) is removed on the way.
+    """
+    from .engine import containers
+    from .ownership import owner_state
+
+    for state in containers.find({LABEL_KIND: "launch", LABEL_NOTEBOOK: str(nb)}):
+        owner = state.labels.get(LABEL_OWNER, "")
+        if not state.running or owner_state(owner) == "gone":
+            containers.remove(state.id)
+            continue
+        found = containers.inspect(state.id)
+        if found is None:
+            continue
+        env = found.env
+        bindings = (found.host_config.get("PortBindings") or {}).get(f"{CONTAINER_PORT}/tcp") or []
+        token = env.get("JUPYTER_TOKEN", "")
+        if not token or not bindings or not str(bindings[0].get("HostPort") or "").isdigit():
+            continue
+        ip = bindings[0].get("HostIp") or "127.0.0.1"
+        host = "127.0.0.1" if ip in ("0.0.0.0", "::", "") else ip
+        port = int(bindings[0]["HostPort"])
+        base_url = f"http://{host}:{port}/lab/tree/{quote(nb.name)}"
+        return LabServer(url=f"{base_url}?token={token}", base_url=base_url, token=token, port=port,
+                         container_id=state.id, image_id=found.image, notebook=nb,
+                         started=False, owner=owner)
+    return None
+
+
+def _home(image: str, who: RunAs) -> str:
+    """A HOME the run uid can write: the image's own (``/home/envkit``) when it is the image's user."""
+    from .privileges import image_user
+
+    same = who.uid != 0 and who.uid == image_user(image)[0]
+    return "/home/envkit" if same else "/tmp/envkit-home"
+
+
 def start_lab(path: str | os.PathLike[str], *, copy: bool = False, port: int | None = None,
               ip: str = "127.0.0.1", options: BuildOptions | None = None, timeout: float = 120,
+              user: str = "", mem_limit: str | int | None = None, pids_limit: int | None = None,
               progress: Progress | None = None) -> LabServer:
-    """Start JupyterLab for the notebook at ``path`` and return once its page answers."""
+    """Start JupyterLab for the notebook at ``path`` and return once its page answers.
+
+    When a JupyterLab started by a live process already serves this notebook, that one is
+    returned (``started`` False) instead of starting another. ``user`` (``"root"`` or
+    ``"uid[:gid]"``) overrides envkit's non-root choice; ``mem_limit`` and ``pids_limit`` raise
+    (or with ``0``/``-1`` lift) the default limits (``envkit.privileges``).
+    """
     from .build import BuildOptions, ensure_image
     from .engine import containers
+    from .kernels import watchdog
+    from .ownership import owner
+    from .privileges import folder_access, folder_hint, folder_warning, limits, run_as
 
     nb = Path(path).resolve()
     if not nb.is_file():
         raise NotebookError(f"launch: {path}: no such notebook")
+    if user and not re.fullmatch(r"root|[0-9]+(:[0-9]+)?", user):
+        raise UsageError(f"launch: --user {user!r} is not 'root' or uid[:gid]",
+                          "leave it out: envkit picks a non-root user")
+    running = _running_lab(nb)
+    if running is not None:
+        emit(progress, Done(text=f"JupyterLab for {nb.name} is already running at {running.base_url}"))
+        return running
     if not is_loopback(ip):
         emit(progress, Note(text=f"JupyterLab will listen on {ip}, reachable from other machines; "
                                  "anyone with the token can run code as you", level="warning"))
@@ -217,40 +316,40 @@ def start_lab(path: str | os.PathLike[str], *, copy: bool = False, port: int | N
     record = ensure_image(nb, options=options or BuildOptions(), progress=progress)
     emit(progress, Step(n=2, total=3, text="JupyterLab image"))
     lab_image = ensure_lab_image(record.id, options=options, progress=progress)
-    # The server runs as the caller, as before; settings.default_uid() is the image user's uid
-    # (never root), which the environment image above was built with.
-    uid = os.getuid() if hasattr(os, "getuid") else default_uid()
-    gid = os.getgid() if hasattr(os, "getgid") else uid
+    who = run_as(record.id, None if copy else nb.parent, explicit=user)
     owned: list[str] = []
     if copy:
-        image = _copy_image(lab_image, nb.parent, owner=f"{uid}:{gid}", options=options, progress=progress)
+        image = _copy_image(lab_image, nb.parent, owner=who.user, options=options, progress=progress)
         owned.append(image)
         root, binds = WORKDIR, {}
     else:
         image, root = lab_image, str(nb.parent)
         binds = {root: {"bind": root, "mode": "rw"}}
+        if not folder_access(nb.parent, who)[0]:
+            raise EngineError(f"launch: JupyterLab's user (uid {who.uid}, {who.why}) cannot enter {nb.parent}",
+                              folder_hint(nb.parent, who, "--user root"))
+        if (warning := folder_warning(nb.parent, who, "--user root")) is not None:
+            emit(progress, Note(text=warning, level="warning"))
     token = secrets.token_hex(24)
     host_port = port or free_port(ip)
-    image_user = _image_user(record.id)
-    env = {"JUPYTER_TOKEN": token,
-           # A HOME the run uid can write (the image's HOME belongs to its own user).
-           "HOME": "/home/envkit" if image_user in (str(uid), "envkit") and uid != 0 else "/tmp/envkit-home"}
+    env = {"JUPYTER_TOKEN": token, "HOME": _home(record.id, who)}
     argv = ["jupyter", "lab", "--ip=0.0.0.0", f"--port={CONTAINER_PORT}", "--no-browser",
             f"--ServerApp.root_dir={root}", "--ServerApp.password=",
             # No calls home from the container: no extension index, no news feed.
             "--LabApp.extension_manager=readonly", "--LabApp.news_url=None"]
-    if uid == 0:
-        argv.append("--allow-root")  # all capabilities are dropped below
+    if who.uid == 0:
+        argv.append("--allow-root")  # only when asked for (--user root); all capabilities are dropped below
     if not is_loopback(ip):
         argv.append("--ServerApp.allow_remote_access=True")
-    labels = {**base_labels("launch"), LABEL_NOTEBOOK: str(nb), LABEL_OWNER: str(os.getpid())}
+    labels = {**base_labels("launch"), LABEL_NOTEBOOK: str(nb), LABEL_OWNER: owner()}
     emit(progress, Step(n=3, total=3, text=f"starting JupyterLab on {ip}:{host_port}"))
     try:
         container_id = containers.create(
-            image, argv, labels=labels, name=f"envkit-lab-{secrets.token_hex(4)}", user=f"{uid}:{gid}",
-            environment=env, working_dir=root, ports=[CONTAINER_PORT],
+            image, watchdog.command("python", argv), labels=labels, name=f"envkit-lab-{secrets.token_hex(4)}",
+            user=who.user, environment=env, working_dir=root, ports=[CONTAINER_PORT], stdin_open=True,
             host_config={"binds": binds, "port_bindings": {CONTAINER_PORT: (ip, host_port)}, "init": True,
-                         "cap_drop": ["ALL"], "security_opt": ["no-new-privileges"]},
+                         "auto_remove": True, "cap_drop": ["ALL"], "security_opt": ["no-new-privileges"],
+                         **limits(mem_limit, pids_limit)},
         )
     except BaseException:
         for image_id in owned:
@@ -262,16 +361,19 @@ def start_lab(path: str | os.PathLike[str], *, copy: bool = False, port: int | N
     rel = nb.name
     base_url = f"http://{host}:{host_port}/lab/tree/{quote(rel)}"
     server = LabServer(url=f"{base_url}?token={token}", base_url=base_url, token=token, port=host_port,
-                       container_id=container_id, image_id=image, notebook=nb, _owned_images=owned)
+                       container_id=container_id, image_id=image, notebook=nb, owner=labels[LABEL_OWNER],
+                       _owned_images=owned)
     try:
+        # Attach before start, so there is no moment when the server runs unwatched.
+        server.follow(containers.attach(container_id, output=True))
         containers.start(container_id)
         _wait_until_ready(server, timeout, progress)
     except BaseException:
         server.stop()
         raise
     if debug():
-        for line in containers.logs(container_id).splitlines():
-            emit(progress, Log(line=redact(line, token)))
+        for line in list(server.output):
+            emit(progress, Log(line=line))
     emit(progress, Done(text=f"JupyterLab is ready at {base_url}"))
     return server
 
@@ -287,6 +389,8 @@ def stop_labs(path: str | os.PathLike[str]) -> list[str]:
     nb = str(Path(path).resolve())
     found = containers.find({LABEL_KIND: "launch", LABEL_NOTEBOOK: nb})
     for state in found:
+        if state.id in _LIVE:  # started by this process: let go of its stdin too
+            _LIVE[state.id].stop()
         containers.remove(state.id)
     return [state.id[:12] for state in found]
 

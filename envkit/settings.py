@@ -62,6 +62,15 @@ def default_uid(environ: Mapping[str, str] | None = None) -> int:
     return caller if caller > 0 else 1000
 
 
+def run_uid(environ: Mapping[str, str] | None = None) -> int:
+    """The uid envkit's containers run as before the least-privilege rule: ``ENVKIT_UID``, else the
+    caller's (0 for root, which ``envkit.privileges.run_as`` then replaces by an unprivileged user)."""
+    env = os.environ if environ is None else environ
+    if env.get("ENVKIT_UID", "").strip():
+        return default_uid(env)
+    return os.getuid() if hasattr(os, "getuid") else default_uid(env)
+
+
 # A label key as Docker and the OCI conventions write them (reverse-DNS, dots, dashes, slashes).
 _LABEL_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]*")
 
@@ -181,5 +190,5 @@ def pip_settings(environ: dict[str, str] | None = None) -> PipSettings:
 
 use_debug_switch(debug)
 
-__all__ = ["PipSettings", "debug", "default_uid", "extra_labels", "pip_settings", "template_dirs", "verbose",
+__all__ = ["PipSettings", "debug", "default_uid", "extra_labels", "pip_settings", "run_uid", "template_dirs", "verbose",
            "widgets"]

@@ -3,7 +3,8 @@
 The notebook is the unit of sharing: after a push its metadata holds the repository digest
 (``name@sha256:…``), so a teammate pulls exactly that image and envkit checks that the image's
 spec label matches the notebook's spec. Without a registry, ``export`` writes one tar holding
-``docker save`` output, the notebook and a manifest; ``import`` loads it and checks the image ID.
+``docker save`` output, the notebook and a manifest; ``import`` checks it before loading anything
+(``share_archive``) and never applies the archive's own tags.
 """
 
 from __future__ import annotations
@@ -22,11 +23,10 @@ from .errors import ArchiveError, NotebookError, RegistryError
 from .events import Done, Progress, Step, emit
 from .labels import LABEL_SPEC
 from .notebook import read_notebook, update_envkit
+from .share_archive import IMAGE_MEMBER, MANIFEST, NOTEBOOK_DIR
 from .spec import EnvkitMetadata, ImageRecord
 from .version import __version__
 
-MANIFEST = "envkit-manifest.json"
-IMAGE_MEMBER = "image.tar"
 ARCHIVE_FORMAT = 1
 
 
@@ -63,6 +63,7 @@ class ImportResult:
     image_id: str
     notebook: Path
     notebook_written: bool
+    tag: str = ""
 
 
 def _rebuild_hint(path: Path) -> str:
@@ -185,7 +186,7 @@ def export_notebook(path: str | os.PathLike[str], output: str | os.PathLike[str]
         try:
             with tarfile.open(partial, "w") as tar:
                 _add_bytes(tar, MANIFEST, json.dumps(manifest, indent=1, sort_keys=True).encode())
-                _add_bytes(tar, f"notebook/{nb.name}", nb.read_bytes())
+                _add_bytes(tar, f"{NOTEBOOK_DIR}{nb.name}", nb.read_bytes())
                 member = tarfile.TarInfo(IMAGE_MEMBER)
                 member.size = os.fstat(tmp.fileno()).st_size
                 member.mode = 0o644
@@ -201,41 +202,37 @@ def export_notebook(path: str | os.PathLike[str], output: str | os.PathLike[str]
 
 def import_archive(archive: str | os.PathLike[str], *, dest: str | os.PathLike[str] | None = None,
                    progress: Progress | None = None) -> ImportResult:
-    """Load an ``.envkit.tar``, verify the image ID, and restore the notebook unless it exists."""
+    """Check an ``.envkit.tar`` without loading it, load its image untagged, tag it, restore the notebook.
+
+    Nothing reaches the engine before the archive passed every check (``share_archive``); the
+    archive's own tags are never applied: the image gets only the content tag envkit computes
+    for the notebook (``envkit/<stem>:<spec digest>``), which the checked spec label vouches for.
+    """
+    from .build import BuildOptions, image_tags, notebook_label
+    from .share_archive import inspect_archive, load_stream
+
     src = Path(archive)
     folder = Path(dest) if dest is not None else src.parent
-    try:
-        tar = tarfile.open(src, "r:")
-    except (OSError, tarfile.TarError) as exc:
-        raise ArchiveError(f"{src}: not an envkit archive ({exc})", "make one with 'envkit export NB -o X.envkit.tar'") from exc
-    with tar:
-        try:
-            manifest = json.loads(tar.extractfile(MANIFEST).read())  # type: ignore[union-attr]
-            notebook_name = Path(manifest["notebook"]).name
-            expected = manifest["image_id"]
-            image = tar.extractfile(IMAGE_MEMBER)
-            notebook_data = tar.extractfile(f"notebook/{notebook_name}").read()  # type: ignore[union-attr]
-        except (KeyError, ValueError, AttributeError) as exc:
-            raise ArchiveError(f"{src}: not an envkit archive (no valid {MANIFEST}, notebook or image: {exc})",
-                              "make one with 'envkit export NB -o X.envkit.tar'") from exc
-        emit(progress, Step(n=1, total=2, text=f"loading image {expected[:19]}"))
-        registry.load(image, progress=progress)  # type: ignore[arg-type]
+    contents = inspect_archive(src)
+    expected = contents.image_id
+    emit(progress, Step(n=1, total=2, text=f"loading image {expected[:19]}"))
+    registry.load(load_stream(contents), progress=progress)
     info = inspect_image(expected)
     if info is None or info.id != expected:
-        raise ArchiveError(f"{src}: the loaded image does not have the ID the manifest records ({expected})",
+        raise ArchiveError(f"{src}: the engine did not load the image {expected[:19]} the archive holds",
                             "the archive is damaged or was altered; export it again")
-    if info.labels.get(LABEL_SPEC) != manifest.get("spec_digest"):
-        raise ArchiveError(f"{src}: the image's spec label does not match the manifest",
-                            "the archive is damaged or was altered; export it again")
+    assert contents.metadata.spec is not None
+    target = folder / contents.notebook_name
+    _, content_tag = image_tags(contents.metadata.spec, notebook_label(target), BuildOptions())
+    tag_image(info.id, content_tag)
     emit(progress, Step(n=2, total=2, text="restoring the notebook"))
-    target = folder / notebook_name
     written = not target.exists()
     if written:
         folder.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(notebook_data)
-    emit(progress, Done(text=f"imported {expected[:19]}"
+        target.write_bytes(contents.notebook_data)
+    emit(progress, Done(text=f"imported {expected[:19]} as {content_tag}"
                         + (f"; notebook restored at {target}" if written else f"; {target} exists, left as it was")))
-    return ImportResult(image_id=info.id, notebook=target, notebook_written=written)
+    return ImportResult(image_id=info.id, notebook=target, notebook_written=written, tag=content_tag)
 
 
 __all__ = ["ExportResult", "ImportResult", "PullResult", "PushResult", "default_tag", "export_notebook",

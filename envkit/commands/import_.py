@@ -1,4 +1,4 @@
-"""``envkit import X.envkit.tar``: load the image, verify it, restore the notebook beside it."""
+"""``envkit import X.envkit.tar``: check the archive, load its image untagged, restore the notebook beside it."""
 
 from __future__ import annotations
 
@@ -20,7 +20,8 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     with ui.progress(f"import {args.archive}") as progress:
         result = import_archive(args.archive, dest=args.dest, progress=progress)
     if result.notebook_written:
-        ui.message(f"image {result.image_id[:19]} loaded; notebook restored at {result.notebook}")
+        ui.message(f"image {result.image_id[:19]} loaded as {result.tag}; notebook restored at {result.notebook}")
     else:
-        ui.message(f"image {result.image_id[:19]} loaded; {result.notebook} already exists, left as it was")
+        ui.message(f"image {result.image_id[:19]} loaded as {result.tag}; {result.notebook} already exists, "
+                   "left as it was")
     return 0

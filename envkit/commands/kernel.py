@@ -35,7 +35,9 @@ def _install_options(p: argparse.ArgumentParser) -> None:
     where.add_argument("--prefix", help="install under PREFIX/share/jupyter/kernels (e.g. a venv)")
     p.add_argument("--argv-only", action="store_true",
                    help="plain argv launcher only, for front ends that ignore kernel provisioners")
-    p.add_argument("--mem-limit", help="memory limit of the kernel's container, e.g. 4g")
+    p.add_argument("--mem-limit", help="memory limit of the kernel's container, e.g. 4g "
+                                       "(default: 3/4 of the engine's memory; 0: none)")
+    p.add_argument("--pids-limit", type=int, help="process limit of the kernel's container (default 4096; -1: none)")
     p.add_argument("--cpus", type=float, help="CPU limit, e.g. 2 or 0.5")
     p.add_argument("--gpus", help="GPUs: 'all', a count, or comma-separated device ids")
     p.add_argument("--network", choices=("auto", "host", "bridge"), default="auto",
@@ -73,6 +75,7 @@ def _install(args: argparse.Namespace, ui: UI) -> int:
     options = KernelOptions(  # KernelOptions parses --gpus ("all", a count, ids), as for a kernelspec
         image=t.image, network=getattr(args, "network", "auto"), mem_limit=getattr(args, "mem_limit", None),
         cpus=getattr(args, "cpus", None), gpus=getattr(args, "gpus", None),
+        pids_limit=getattr(args, "pids_limit", None),
     )
     name = getattr(args, "name", None) or kernelspec.kernel_name(t.label)
     display = getattr(args, "display_name", None) or f"Python {t.python} (envkit: {t.label})"

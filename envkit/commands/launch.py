@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 
 from ..ui import UI
 from . import add_notebook_argument, notebook_path
@@ -20,6 +21,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="when the environment image must be built: build FROM this image (see 'envkit build')")
     p.add_argument("--stop", action="store_true",
                    help="stop the JupyterLab servers started for this notebook (e.g. by %%envkit launch)")
+    p.add_argument("--user", default="",
+                   help="run the server as 'root' or UID[:GID] (default: never root; see docs/kernels.md)")
+    p.add_argument("--mem-limit", default=None,
+                   help="memory limit, e.g. 8g (default: 3/4 of the engine's memory; 0: none)")
+    p.add_argument("--pids-limit", type=int, default=None, help="process limit (default 4096; -1: none)")
     p.add_argument("--ip", default="127.0.0.1",
                    help="host address to listen on (default 127.0.0.1; anything else is reachable from other machines)")
 
@@ -36,7 +42,15 @@ def run(args: argparse.Namespace, ui: UI) -> int:
         return 0
     options = BuildOptions(base_image=args.base_image)
     with ui.progress(f"launch {path.name}") as progress:
-        server = start_lab(path, copy=args.copy, port=args.port, ip=args.ip, options=options, progress=progress)
+        server = start_lab(path, copy=args.copy, port=args.port, ip=args.ip, options=options, user=args.user,
+                           mem_limit=args.mem_limit, pids_limit=args.pids_limit, progress=progress)
+    if not server.started:
+        # Another process runs it (and owns it): show it, leave it running.
+        if args.no_browser or not _open_browser(server.url):
+            ui.message(f"JupyterLab for {path.name} is already running: {server.url}")
+        else:
+            ui.message(f"JupyterLab for {path.name} is already running; opened {server.base_url} in your browser")
+        return 0
     if ui.interactive_notebook:
         # In a notebook the server keeps running. The token goes into the cell's output (which
         # is saved with the notebook) only when asked for with --no-browser.
@@ -52,6 +66,9 @@ def run(args: argparse.Namespace, ui: UI) -> int:
         else:
             ui.message(f"opened {server.base_url} in your browser")
         ui.message("press Ctrl-C to stop it")
+        # SIGTERM and SIGHUP stop it as Ctrl-C does (the dead-man switch covers SIGKILL).
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, _interrupt)
         server.wait()
         ui.message("JupyterLab stopped by itself", level="warning")
         return 1
@@ -60,6 +77,10 @@ def run(args: argparse.Namespace, ui: UI) -> int:
         return 0
     finally:
         server.stop()
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _open_browser(url: str) -> bool:

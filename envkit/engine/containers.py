@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import signal as _signal
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import EngineNotFound
@@ -27,6 +27,10 @@ class ContainerState:
     status: str
     labels: dict[str, str]
     host_config: dict[str, Any]
+    name: str = ""
+    created: float = 0.0  # epoch seconds (listings only)
+    image: str = ""  # the image's ID (inspect only)
+    env: dict[str, str] = field(default_factory=dict)  # the container's environment (inspect only)
 
 
 def _host_config(settings: dict[str, Any]) -> dict[str, Any]:
@@ -106,7 +110,8 @@ def inspect(container_id: str) -> ContainerState | None:
     return ContainerState(
         id=data["Id"], running=running, exit_code=None if running else state.get("ExitCode"),
         status=state.get("Status", ""), labels=(data.get("Config") or {}).get("Labels") or {},
-        host_config=data.get("HostConfig") or {},
+        host_config=data.get("HostConfig") or {}, image=str(data.get("Image") or ""),
+        env=dict(e.split("=", 1) for e in (data.get("Config") or {}).get("Env") or () if "=" in e),
     )
 
 
@@ -168,7 +173,8 @@ def find(labels: dict[str, str | None]) -> list[ContainerState]:
         found = api().containers(all=True, filters={"label": filters})
     return [
         ContainerState(id=c["Id"], running=c.get("State") == "running", exit_code=None,
-                       status=c.get("State", ""), labels=c.get("Labels") or {}, host_config={})
+                       status=c.get("State", ""), labels=c.get("Labels") or {}, host_config={},
+                       name=(c.get("Names") or [c["Id"][:12]])[0].lstrip("/"), created=float(c.get("Created") or 0))
         for c in found
     ]
 

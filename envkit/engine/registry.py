@@ -113,8 +113,8 @@ def save(reference: str, out: IO[bytes], *, progress: Progress | None = None) ->
     return written
 
 
-def load(data: IO[bytes] | bytes, *, progress: Progress | None = None) -> list[str]:
-    """``docker load`` a tar; returns what the engine says it loaded (image IDs or names)."""
+def load(data: IO[bytes] | bytes | Iterable[bytes], *, progress: Progress | None = None) -> list[str]:
+    """``docker load`` a tar (a file, bytes, or chunks sent as they come); returns what the engine says it loaded (image IDs or names)."""
     chunks = _api_call(lambda: api().load_image(data, quiet=False), "archive", "load")
     loaded: list[str] = []
     with translated("load image archive"):

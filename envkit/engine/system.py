@@ -12,6 +12,12 @@ from . import connect, translated
 _MACHINES = {"amd64": "x86_64", "x86_64": "x86_64", "arm64": "aarch64", "aarch64": "aarch64"}
 
 
+def engine_memory() -> int:
+    """The engine's memory in bytes (0 when it does not say)."""
+    with translated("reading the engine's memory size"):
+        return int(connect().info().get("MemTotal") or 0)
+
+
 def engine_machine() -> str:
     """The engine's architecture as a wheel tag writes it (``x86_64``, ``aarch64``, ...)."""
     with translated("asking the engine for its architecture"):
@@ -19,4 +25,4 @@ def engine_machine() -> str:
     return _MACHINES.get(arch.lower(), arch.lower())
 
 
-__all__ = ["engine_machine"]
+__all__ = ["engine_machine", "engine_memory"]

@@ -2,8 +2,9 @@
 
 Shared by the ``jupyter_client`` provisioner and the plain-argv launcher. The host has already
 chosen ports and key and written the connection file; the container gets that one file
-read-only, the notebook's folder at the same path as its working directory, the caller's
-uid:gid, an init process, no capabilities, and a watchdog on its stdin (see ``watchdog``).
+read-only, the notebook's folder at the same path as its working directory, a non-root uid:gid
+and default limits (``envkit.privileges``), an init process, no capabilities, and a watchdog
+on its stdin (see ``watchdog``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import sys
 import tempfile
 import threading
@@ -28,6 +28,8 @@ from .. import settings
 from ..engine import containers, engine_url
 from ..errors import EngineError, EngineNotFound, KernelError
 from ..labels import LABEL_KERNEL_ID, LABEL_KIND, LABEL_NOTEBOOK, LABEL_OWNER, base_labels
+from ..ownership import owner, owner_state
+from ..privileges import folder_access, folder_hint, limits, run_as
 from . import watchdog
 from .options import KernelOptions
 
@@ -40,28 +42,11 @@ FORWARDED = ("JPY_SESSION_NAME",)
 OUTPUT_LINES = 40
 
 
-def owner() -> str:
-    """This process as a kernel owner: ``host:pid``."""
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def sweep() -> list[str]:
     """Remove kernel containers whose owner process on this host is gone; returns their ids."""
-    host = socket.gethostname()
     removed = []
     for c in containers.find({LABEL_KIND: "kernel", LABEL_OWNER: None}):
-        owner_host, _, pid = c.labels.get(LABEL_OWNER, "").rpartition(":")
-        if owner_host == host and pid.isdigit() and not _alive(int(pid)):
+        if owner_state(c.labels.get(LABEL_OWNER, "")) == "gone":
             containers.remove(c.id)
             removed.append(c.id)
     return removed
@@ -215,6 +200,14 @@ def create(options: KernelOptions, *, connection_file: Path, cwd: Path, kernel_i
         info = json.loads(connection_file.read_text())
     except (OSError, ValueError) as exc:
         raise KernelError(f"cannot read the kernel connection file {connection_file}: {exc}") from exc
+    # Never root by default (envkit.privileges): the caller's uid, or for a root caller the
+    # folder's owner or the image's user; and a process and memory limit unless options lift them.
+    cwd = Path(cwd).resolve()
+    who = run_as(options.image, cwd if cwd != Path("/") else None, explicit=options.user)
+    if cwd != Path("/") and not folder_access(cwd, who)[0]:
+        raise KernelError(f"the kernel's user (uid {who.uid}, {who.why}) cannot enter the notebook's folder {cwd}",
+                          folder_hint(cwd, who, "kernel option user=root"))
+    other_uid = hasattr(os, "getuid") and who.uid != os.getuid()
     private_dir = None
     host_config: dict[str, Any] = {}
     ports: list[int] | None = None
@@ -226,19 +219,21 @@ def create(options: KernelOptions, *, connection_file: Path, cwd: Path, kernel_i
         ports = [int(info[k]) for k in PORT_KEYS]
         host_config["port_bindings"] = {p: ("127.0.0.1", p) for p in ports}
     curve = "curve_secretkey" in info
-    if not host_net or curve:
+    if not host_net or curve or other_uid:
         # A private copy: inside its own network namespace the kernel must listen on all of
         # *its* interfaces (the engine publishes each port on the host's loopback only); and
         # ipykernel 7 rewrites a connection file that holds CurveZMQ keys (its in-memory keys
         # compare unequal to the file's), so that copy must be writable. The host's file is
-        # never mounted writable.
+        # never mounted writable. A kernel running as another uid (a root caller's) gets a copy
+        # of its own: the host's file is readable by its owner only.
         private_dir = Path(tempfile.mkdtemp(prefix="envkit-kernel-"))
         mounted = private_dir / "kernel.json"
         fd = os.open(mounted, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:
             json.dump(info if host_net else dict(info, ip="0.0.0.0"), f)
+        if other_uid:
+            os.chown(mounted, who.uid, who.gid)
         mode = "rw" if curve else "ro"
-    cwd = Path(cwd).resolve()
     binds = {str(mounted): {"bind": CONTAINER_CONNECTION_FILE, "mode": mode}}
     if cwd != Path("/"):
         binds[str(cwd)] = {"bind": str(cwd), "mode": "rw"}
@@ -246,16 +241,16 @@ def create(options: KernelOptions, *, connection_file: Path, cwd: Path, kernel_i
         binds=binds, init=True, auto_remove=True, cap_drop=["ALL"], cap_add=list(options.cap_add) or None,
         security_opt=["no-new-privileges"], **options.host_config(),
     )
-    if hasattr(os, "getuid"):
-        # The kernel runs as the caller's uid, which need not own the image's home folder (root
-        # callers, or a uid other than the one the image was built for); without capabilities it
-        # could not write there, and matplotlib, IPython and pip all want a writable HOME.
-        host_config.setdefault("tmpfs", {})[options.home] = f"uid={os.getuid()},gid={os.getgid()},mode=0700,exec"
+    host_config.update(limits(options.mem_limit, options.pids_limit))
+    # The kernel's uid need not own the image's home folder (a uid other than the one the image
+    # was built for); without capabilities it could not write there, and matplotlib, IPython
+    # and pip all want a writable HOME.
+    host_config.setdefault("tmpfs", {})[options.home] = f"uid={who.uid},gid={who.gid},mode=0700,exec"
     labels = {**base_labels("kernel"), LABEL_KERNEL_ID: kernel_id, LABEL_OWNER: owner()}
     if notebook:
         labels[LABEL_NOTEBOOK] = notebook
     try:
-        container_id = _create(options, connection_file=mounted, cwd=cwd, labels=labels, ports=ports,
+        container_id = _create(options, connection_file=mounted, cwd=cwd, labels=labels, ports=ports, user=who.user,
                                host_config=host_config, kernel_id=kernel_id, spec_env=spec_env,
                                launch_env=launch_env)
     except EngineError as exc:
@@ -270,13 +265,13 @@ def create(options: KernelOptions, *, connection_file: Path, cwd: Path, kernel_i
 
 
 def _create(options: KernelOptions, *, connection_file: Path, cwd: Path, labels: dict[str, str],
-            ports: list[int] | None, host_config: dict[str, Any], kernel_id: str,
+            ports: list[int] | None, user: str, host_config: dict[str, Any], kernel_id: str,
             spec_env: dict[str, str] | None, launch_env: dict[str, str] | None) -> str:
     kernel_argv = [options.python, "-m", "ipykernel_launcher", "-f", CONTAINER_CONNECTION_FILE]
     return containers.create(
         options.image, watchdog.command(options.python, kernel_argv), labels=labels,
         name=f"envkit-kernel-{kernel_id[:8]}-{secrets.token_hex(3)}",
-        user=f"{os.getuid()}:{os.getgid()}" if hasattr(os, "getuid") else None,
+        user=user,
         environment=container_env({**(spec_env or {}), **options.env}, launch_env, options.home),
         working_dir=str(cwd) if cwd != Path("/") else options.home, stdin_open=True,
         host_config=host_config, ports=ports,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -17,16 +18,21 @@ class KernelOptions:
     ``mem_limit`` takes docker's forms (``"2g"``, bytes); ``cpus`` a float (1.5 CPUs);
     ``gpus`` ``"all"``, a count, or a list of device ids; ``network`` ``auto`` (host networking
     on Linux with a local engine, else ports published on 127.0.0.1), ``host`` or ``bridge``.
+    Unset ``mem_limit`` and ``pids_limit`` get envkit's defaults (``envkit.privileges``; ``0``
+    and ``-1`` lift them). ``user`` empty: never root (the caller's uid, or for a root caller the
+    folder's owner or the image's user); ``"root"`` or ``"uid:gid"`` is an explicit choice.
     """
 
     image: str
     network: str = "auto"
     mem_limit: str | int | None = None
+    pids_limit: int | None = None
     cpus: float | None = None
     gpus: str | int | list[str] | None = None
     cap_add: tuple[str, ...] = ()
     python: str = "python"
     home: str = "/home/envkit"
+    user: str = ""
     env: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -38,6 +44,11 @@ class KernelOptions:
         if self.cpus is not None and self.cpus <= 0:
             raise KernelError(f"cpus must be positive, not {self.cpus}")
         object.__setattr__(self, "gpus", parse_gpus(self.gpus))
+        if self.pids_limit is not None and (not isinstance(self.pids_limit, int) or self.pids_limit < -1):
+            raise KernelError(f"pids_limit must be a whole number of processes (-1: no limit), not {self.pids_limit!r}")
+        if self.user and not re.fullmatch(r"root|[0-9]+(:[0-9]+)?", self.user):
+            raise KernelError(f"kernel option user {self.user!r} is not 'root' or uid[:gid]",
+                              "leave it empty: envkit picks a non-root user")
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> KernelOptions:
@@ -52,6 +63,8 @@ class KernelOptions:
             data["cap_add"] = tuple(data["cap_add"])
         if data.get("cpus") is not None:
             data["cpus"] = float(data["cpus"])
+        if data.get("pids_limit") is not None and str(data["pids_limit"]).lstrip("-").isdigit():
+            data["pids_limit"] = int(data["pids_limit"])
         return cls(**data)
 
     def to_config(self) -> dict[str, Any]:

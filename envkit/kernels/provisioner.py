@@ -33,6 +33,8 @@ class ContainerProvisioner(LocalProvisioner):  # type: ignore[misc]
     network = Unicode("auto", help="auto | host | bridge (bridge publishes on 127.0.0.1 only).").tag(config=True)
     mem_limit = AnyTrait(None, allow_none=True, help="Memory limit, e.g. '2g'.").tag(config=True)
     cpus = Float(None, allow_none=True, help="CPU limit, e.g. 1.5.").tag(config=True)
+    pids_limit = AnyTrait(None, allow_none=True, help="Process limit (default 4096; -1: none).").tag(config=True)
+    user = Unicode("", help="'' (never root: see envkit.privileges), 'root' or 'uid:gid'.").tag(config=True)
     gpus = AnyTrait(None, allow_none=True, help="'all', a count, or a list of device ids.").tag(config=True)
     cap_add = List(Unicode(), help="Capabilities to add back after dropping all.").tag(config=True)
     python = Unicode("python", help="The image's Python (its venv is first on PATH).").tag(config=True)
@@ -45,8 +47,8 @@ class ContainerProvisioner(LocalProvisioner):  # type: ignore[misc]
         """This provisioner's configuration as validated ``KernelOptions``."""
         return KernelOptions(
             image=self.image, network=self.network, mem_limit=self.mem_limit, cpus=self.cpus,
-            gpus=self.gpus, cap_add=tuple(self.cap_add), python=self.python, home=self.home,
-            env=dict(self.env),
+            pids_limit=self.pids_limit, gpus=self.gpus, cap_add=tuple(self.cap_add), python=self.python,
+            home=self.home, user=self.user, env=dict(self.env),
         )
 
     @property

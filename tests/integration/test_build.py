@@ -6,7 +6,7 @@ import json
 
 import pytest
 from support import build as support_build
-from support.build import run_tag, tiny_spec
+from support.build import run_notebook, run_tag, tiny_spec
 
 from envkit.build import BuildOptions, build_spec
 from envkit.labels import LABEL_NOTEBOOK, LABEL_SPEC, base_labels
@@ -57,7 +57,7 @@ def test_lock_is_the_installed_set(engine, env_image):
 
 
 def test_unchanged_spec_is_reused(env_image, base_image):
-    again = build_spec(tiny_spec(), options=BuildOptions(base_image=base_image), notebook="tiny.ipynb")
+    again = build_spec(tiny_spec(), options=BuildOptions(base_image=base_image), notebook=run_notebook("tiny"))
     assert again.reused and again.image.id == env_image.image.id
     assert again.lock == env_image.lock
 
@@ -65,7 +65,7 @@ def test_unchanged_spec_is_reused(env_image, base_image):
 def test_build_from_lock_installs_exactly_the_lock(engine, env_image, base_image):
     # Another uid makes another build key: a real build, from the lock, reusing lower layers.
     result = build_spec(tiny_spec(), lock=env_image.lock, options=BuildOptions(base_image=base_image, uid=1001),
-                        notebook="tiny-locked.ipynb")
+                        notebook=run_notebook("tiny-locked"))
     assert not result.reused
     assert "uv pip sync --require-hashes" in result.dockerfile
     assert installed_set(engine, result.image.id) == {p.name: p.version for p in env_image.lock.packages}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from support.build import tiny_spec
+from support.build import run_notebook, tiny_spec
 
 from envkit.build import BuildOptions, build_dockerfile, build_spec
 from envkit.labels import base_labels
@@ -28,7 +28,7 @@ def apt_reachable(engine, base_image) -> None:
 def test_base_without_venv_and_system_packages(engine, base_image, apt_reachable):
     bare = build_dockerfile(NO_VENV.format(base=base_image), {}, tag="", labels={})
     spec = tiny_spec("six").with_changes(system_packages=("jq",))
-    result = build_spec(spec, options=BuildOptions(base_image=bare), notebook="bare-base.ipynb")
+    result = build_spec(spec, options=BuildOptions(base_image=bare), notebook=run_notebook("bare-base"))
     assert "apt-get install" in result.dockerfile and " jq" in result.dockerfile
     out = engine.containers.run(result.image.id, ["sh", "-c", "jq --version && python -c 'import six, sys; "
                                                  "print(sys.prefix)' && ls /var/lib/apt/lists | wc -l"],

@@ -7,7 +7,7 @@ import json
 import pytest
 from support import TEST_RUN
 from support import build as support_build
-from support.build import run_tag, tiny_notebook, tiny_spec
+from support.build import run_notebook, run_tag, tiny_notebook, tiny_spec
 
 from envkit.build import BuildOptions, build_dockerfile, build_notebook, notebook_label
 from envkit.cleanup import collect_garbage
@@ -75,7 +75,7 @@ def test_gc_removes_untagged_images_only(engine, env_image, base_image):
 
 
 def test_notebook_without_spec_is_captured_first(env_image, base_image, tmp_path):
-    nb = tiny_notebook(tmp_path / "raw.ipynb")  # imports six; no metadata.envkit
+    nb = tiny_notebook(tmp_path / run_notebook("raw"))  # imports six; no metadata.envkit
     assert read_notebook(nb).envkit() is None
     result = build_notebook(nb, options=BuildOptions(base_image=base_image))
     meta = read_notebook(nb).envkit()
@@ -87,7 +87,7 @@ def test_notebook_without_spec_is_captured_first(env_image, base_image, tmp_path
 def test_ensure_image_uses_the_recorded_image(env_image, base_image, tmp_path):
     from envkit.build import ensure_image
 
-    nb = tiny_notebook(tmp_path / "ensure.ipynb", spec=tiny_spec())
+    nb = tiny_notebook(tmp_path / run_notebook("ensure"), spec=tiny_spec())
     first = ensure_image(nb, options=BuildOptions(base_image=base_image))
     assert first.id == env_image.image.id
     events: list = []

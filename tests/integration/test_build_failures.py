@@ -11,16 +11,21 @@ import docker
 import pytest
 from support import TEST_RUN
 from support import build as support_build
-from support.build import run_tag, tiny_spec
+from support.build import committed_layers, remove_failed_layers, run_tag, tiny_spec
 
 from envkit.build import BuildOptions, build_spec
 from envkit.engine.images import remove_image, tag_image
 from envkit.errors import BuildFailed
-from envkit.events import Log
+from envkit.events import Log, Step
 from envkit.labels import LABEL_TEST_RUN
 
 pytestmark = pytest.mark.docker
 env_image = support_build.env_image  # the session's shared image (a fixture)
+
+
+def log_line(event: Log | Step) -> str:
+    """The build log's line for ``event`` (a step's header comes as a Step event)."""
+    return event.line if isinstance(event, Log) else f"Step {event.n}/{event.total} : {event.text}"
 
 
 def build_containers(lines: list[str]) -> set[str]:
@@ -39,7 +44,7 @@ def test_failed_build_names_step_and_package(engine, env_image, base_image, requ
         with pytest.raises(BuildFailed) as failed:
             build_spec(tiny_spec("six", requirement), options=BuildOptions(base_image=base_image, tag=tag),
                        notebook="failing.ipynb",
-                       progress=lambda e: lines.append(e.line) if isinstance(e, Log) else None)
+                       progress=lambda e: lines.append(log_line(e)) if isinstance(e, (Log, Step)) else None)
         error = failed.value
         assert error.package == package
         assert error.step and "RUN uv pip compile" in error.step
@@ -55,6 +60,11 @@ def test_failed_build_names_step_and_package(engine, env_image, base_image, requ
         assert engine.containers.list(all=True, filters={"label": run}) == []
     finally:
         remove_image(tag)
+        # The layers of the steps that finished before the failure are this test's leftovers.
+        assert remove_failed_layers(lines) == []
+    for layer in committed_layers(lines):
+        with pytest.raises(docker.errors.ImageNotFound):
+            engine.images.get(layer)
 
 
 INTERRUPTED = textwrap.dedent("""

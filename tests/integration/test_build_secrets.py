@@ -7,7 +7,7 @@ import subprocess
 import uuid
 
 import pytest
-from support.build import PrivateIndex, download_for_index, tiny_spec
+from support.build import PrivateIndex, download_for_index, run_notebook, tiny_spec
 
 from envkit.build import BuildOptions, build_spec
 from envkit.labels import base_labels
@@ -33,7 +33,7 @@ def test_credentialed_index_leaves_no_trace(engine, base_image, tmp_path, monkey
     try:
         monkeypatch.setenv("PIP_INDEX_URL", index.url)
         result = build_spec(tiny_spec("six"), options=BuildOptions(base_image=base_image, uid=1002),
-                            notebook="private.ipynb")
+                            notebook=run_notebook("private"))
     finally:
         index.close()
     assert index.authorized > 0, "the host never fetched from the private index"

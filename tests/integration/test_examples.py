@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, TEST_RUN
 
 EXAMPLES = sorted((ROOT / "examples").glob("*/*.ipynb"))
 
@@ -18,7 +18,10 @@ EXAMPLES = sorted((ROOT / "examples").glob("*/*.ipynb"))
 def test_example_reproduces_in_its_image(notebook: Path, tmp_path, base_image):
     folder = tmp_path / notebook.parent.name
     shutil.copytree(notebook.parent, folder)
-    copy = folder / notebook.name
+    # A name of this run's own: the image goes to envkit/<stem>-<run>, never to the user's
+    # envkit/<stem> (their own build of the example keeps its tags).
+    copy = folder / f"{notebook.stem}-{TEST_RUN}.ipynb"
+    (folder / notebook.name).rename(copy)
     result = subprocess.run(
         [sys.executable, "-m", "envkit", "run", str(copy), "--verify", "--base-image", base_image],
         capture_output=True, text=True, timeout=1800,

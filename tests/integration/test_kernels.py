@@ -65,12 +65,15 @@ def test_kernel_runs_in_container_with_callers_identity_and_folder(engine, start
 
     seen = json.loads(out)
     assert seen["cwd"] == str(tmp_path.resolve())
-    assert (seen["uid"], seen["gid"]) == (os.getuid(), os.getgid())
+    # The caller's identity; a root caller's kernel runs as the folder's owner instead (never root).
+    folder = tmp_path.stat()
+    expected = (os.getuid(), os.getgid()) if os.getuid() != 0 else (folder.st_uid, folder.st_gid)
+    assert (seen["uid"], seen["gid"]) == expected and seen["uid"] != 0
     assert seen["exe"].startswith("/opt/envkit/venv/")
     assert "JPY_PARENT_PID" not in seen["env"] and "ENVKIT_SERVER_SECRET" not in seen["env"]
     assert seen["env"]["HOME"] and seen["env"]["USER"]
     written = tmp_path / "written.txt"
-    assert written.read_text() == "hi" and written.stat().st_uid == os.getuid()
+    assert written.read_text() == "hi" and written.stat().st_uid == expected[0]
 
     [container] = kernel_containers(engine, km.kernel_id)
     assert container.labels[LABEL_KERNEL_ID] == km.kernel_id
@@ -82,7 +85,10 @@ def test_kernel_runs_in_container_with_callers_identity_and_folder(engine, start
     mounts = {m["Destination"]: m for m in container.attrs["Mounts"]}
     # Only the connection file (read-only) and the working folder: not the runtime folder.
     assert set(mounts) == {"/run/envkit/kernel.json", str(tmp_path.resolve())}
-    assert mounts["/run/envkit/kernel.json"]["Source"] == str(Path(km.connection_file).resolve())
+    if os.getuid() != 0:
+        assert mounts["/run/envkit/kernel.json"]["Source"] == str(Path(km.connection_file).resolve())
+    else:  # a private copy the kernel's uid can read; never the host's file
+        assert mounts["/run/envkit/kernel.json"]["Source"] != str(Path(km.connection_file).resolve())
     assert mounts["/run/envkit/kernel.json"]["RW"] is False
 
 

@@ -21,6 +21,7 @@ from support.share_image import lab_env, notebook_for  # noqa: F401
 
 from envkit.labels import LABEL_TEST_RUN
 from envkit.launch import LABEL_LAB_BASE, start_lab
+from envkit.privileges import DEFAULT_PIDS_LIMIT
 from envkit.ui import describe_event
 
 pytestmark = [pytest.mark.docker]
@@ -110,16 +111,30 @@ def test_the_token_is_in_no_image_label_or_log(lab, engine):
     # Bound to loopback only, as the caller's uid, labelled for this test run.
     bindings = container.attrs["HostConfig"]["PortBindings"]["8888/tcp"]
     assert bindings == [{"HostIp": "127.0.0.1", "HostPort": str(server.port)}]
-    assert container.attrs["Config"]["User"] == f"{os.getuid()}:{os.getgid()}"
+    # Never root, even for a root caller (then the folder's owner or the image's user), with limits.
+    uid = int(container.exec_run(["id", "-u"]).output.decode().strip())
+    assert uid != 0 and container.attrs["Config"]["User"].split(":")[0] == str(uid)
+    if os.getuid() != 0:
+        assert container.attrs["Config"]["User"] == f"{os.getuid()}:{os.getgid()}"
+    assert "--allow-root" not in container.attrs["Args"]
+    host_config = container.attrs["HostConfig"]
+    assert host_config["PidsLimit"] == DEFAULT_PIDS_LIMIT and host_config["Memory"] > 0
     assert container.labels[LABEL_TEST_RUN] == TEST_RUN
+
+
+def _sibling(server, name: str) -> Path:
+    """Another notebook beside the module's (one server per notebook: the same one is found, not started)."""
+    other = server.notebook.with_name(name)
+    other.write_bytes(server.notebook.read_bytes())
+    return other
 
 
 def test_the_jupyterlab_layer_is_reused(lab, lab_env, engine):
     server, _ = lab
     events: list = []
-    again = start_lab(server.notebook, progress=events.append)
+    again = start_lab(_sibling(server, "again.ipynb"), progress=events.append)
     try:
-        assert again.image_id == server.image_id and again.port != server.port
+        assert again.started and again.image_id == server.image_id and again.port != server.port
         assert any("reusing the JupyterLab image" in describe_event(e) for e in events)
         assert engine.images.get(again.image_id).labels[LABEL_LAB_BASE] == lab_env.image_id
     finally:
@@ -129,7 +144,7 @@ def test_the_jupyterlab_layer_is_reused(lab, lab_env, engine):
 
 def test_copy_bakes_the_folder_into_a_throwaway_image(lab, engine):
     server, _ = lab
-    copied = start_lab(server.notebook, copy=True)
+    copied = start_lab(_sibling(server, "copied.ipynb"), copy=True)
     try:
         assert copied.image_id != server.image_id
         contents = copied.base_url.split("/lab/")[0] + f"/api/contents/answer.ipynb?token={copied.token}"
@@ -147,7 +162,8 @@ def test_copy_bakes_the_folder_into_a_throwaway_image(lab, engine):
 
 def test_cli_prints_the_url_and_ctrl_c_removes_the_container(lab, engine):
     server, _ = lab
-    proc = subprocess.Popen([sys.executable, "-m", "envkit", "launch", str(server.notebook), "--no-browser"],
+    proc = subprocess.Popen([sys.executable, "-m", "envkit", "launch", str(_sibling(server, "cli.ipynb")),
+                             "--no-browser"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         url = ""
@@ -158,7 +174,7 @@ def test_cli_prints_the_url_and_ctrl_c_removes_the_container(lab, engine):
                 break
             if "http://127.0.0.1:" in line:
                 url = line.split(": ", 1)[1].strip()
-        assert url.startswith("http://127.0.0.1:") and "/lab/tree/answer.ipynb?token=" in url
+        assert url.startswith("http://127.0.0.1:") and "/lab/tree/cli.ipynb?token=" in url
         with urllib.request.urlopen(url, timeout=10) as resp:
             assert resp.status == 200
         running = engine.containers.list(filters={"label": f"{LABEL_TEST_RUN}={TEST_RUN}",

@@ -47,27 +47,38 @@ def test_capture_finds_its_notebook_and_pins_live_versions(tmp_path):
 
 
 @pytest.mark.docker
-def test_launch_from_a_notebook_keeps_running_until_stopped(tmp_path, lab_env, engine):
+def test_launch_from_a_notebook_runs_while_its_kernel_does(tmp_path, lab_env, engine):
     import re
-    import urllib.request
 
     from envkit.notebook import update_envkit
 
-    path = make_notebook(tmp_path / "lab.ipynb", ["%load_ext envkit", "%envkit launch --no-browser"])
+    def labs(path):
+        return engine.containers.list(all=True, filters={"label": ["dev.envkit.kind=launch",
+                                                                   f"dev.envkit.notebook={path.resolve()}"]})
+
+    # The server outlives the cell and is found again by the next launch; it answers with its
+    # token while the kernel that started it runs, and dies with that kernel (its owner).
+    answer = ("import urllib.request, envkit.launch as launch\n"
+              "server = next(iter(launch._LIVE.values()))\n"
+              "print('status', urllib.request.urlopen(server.url, timeout=60).status)")
+    path = make_notebook(tmp_path / "lab.ipynb", ["%load_ext envkit", "%envkit launch --no-browser",
+                                                   "%envkit launch --no-browser", answer])
     update_envkit(path, spec=lab_env.spec, lock=lab_env.lock, image=lab_env.record())
     nb = execute(path, env={"ENVKIT_WIDGETS": "1"})
     shown = text_of(nb.cells[1])
     assert not errors_of(nb.cells[1]), shown
     assert "application/vnd.jupyter.widget-view+json" in str(nb.cells[1].outputs)  # widget progress
     url = re.search(r"JupyterLab: (http://127\.0\.0\.1:\d+/lab/tree/lab\.ipynb\?token=\w+)", shown).group(1)
-    # The server outlived the cell (and the kernel): the notebook page answers with the token.
-    with urllib.request.urlopen(url, timeout=30) as response:
-        assert response.status == 200
-    stop = make_notebook(tmp_path / "stop.ipynb", ["%load_ext envkit", "%envkit launch --stop"])
-    nb = execute(stop, session_name=str(path))
-    assert "stopped 1 JupyterLab server(s) for lab.ipynb" in text_of(nb.cells[1])
-    assert not engine.containers.list(all=True, filters={"label": ["dev.envkit.kind=launch",
-                                                                   f"dev.envkit.notebook={path.resolve()}"]})
+    assert f"already running: {url}" in text_of(nb.cells[2])
+    assert "status 200" in text_of(nb.cells[3]), text_of(nb.cells[3])
+    assert wait_until(lambda: not labs(path), timeout=30)
+
+    stop = make_notebook(tmp_path / "stop.ipynb", ["%load_ext envkit", "%envkit launch --no-browser",
+                                                   "%envkit launch --stop"])
+    update_envkit(stop, spec=lab_env.spec, lock=lab_env.lock, image=lab_env.record())
+    nb = execute(stop)
+    assert "stopped 1 JupyterLab server(s) for stop.ipynb" in text_of(nb.cells[2]), text_of(nb.cells[2])
+    assert not labs(stop)
 
 
 def test_version_and_a_bug_in_a_command_are_one_line_each(tmp_path):

@@ -68,9 +68,9 @@ def test_kernel_that_cannot_start_is_explained(engine, base_image, tmp_path):
 
 
 def test_run_uses_the_notebooks_own_image(engine, env_image, base_image, tmp_path):
-    from support.build import tiny_notebook, tiny_spec
+    from support.build import run_notebook, tiny_notebook, tiny_spec
 
-    nb = tiny_notebook(tmp_path / "tiny.ipynb", spec=tiny_spec(),
+    nb = tiny_notebook(tmp_path / run_notebook("tiny"), spec=tiny_spec(),
                        cells=("import six, sys\nprint(sys.executable)",))
     out = tmp_path / "out.ipynb"
     # env_image built this spec already: the run finds it by spec digest instead of building.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import TEST_RUN
+from conftest import TAGS_BEFORE, TEST_RUN, changed_tags, tags_on_engine
 
 
 @pytest.mark.docker
@@ -19,3 +19,10 @@ def test_no_stopped_build_container_is_left(engine):
     exited = engine.containers.list(all=True, filters={"status": "exited"})
     orphans = [c.name for c in exited if not c.image.tags and not c.labels]
     assert orphans == []
+
+
+@pytest.mark.docker
+def test_no_tag_this_run_did_not_make_was_moved(engine):
+    # The user's own images (envkit/analysis:latest from their notebook, a base image) keep
+    # their names: tests build into repositories named after the run (support.build.run_tag).
+    assert changed_tags(TAGS_BEFORE, tags_on_engine()) == []

@@ -26,6 +26,11 @@ def run_tag(name: str) -> str:
     return f"envkit/{name}-{TEST_RUN}:latest"
 
 
+def run_notebook(stem: str) -> str:
+    """``<stem>-<test run>.ipynb``: its image goes to ``envkit/<stem>-<run>``, never to a user's ``envkit/<stem>``."""
+    return f"{stem}-{TEST_RUN}.ipynb"
+
+
 def tiny_spec(*requirements: str, python: str = "3.11"):
     """An EnvSpec with ``requirements`` (default: ``six``)."""
     from envkit.spec import EnvSpec, Requirement
@@ -48,6 +53,49 @@ def tiny_notebook(path: Path, *, spec=None, cells: tuple[str, ...] = ("import si
     if spec is not None:
         write_envkit(path, EnvkitMetadata(spec=spec))
     return path
+
+
+def committed_layers(lines: list[str]) -> list[str]:
+    """Short IDs of the images a classic build committed itself, from its log.
+
+    Each step ends with `` ---> <id>``; a ``FROM`` step's ID is the base image and a step
+    after `` ---> Using cache`` reused an existing layer: neither was made by this build.
+    """
+    import re
+
+    layers, ours = [], False
+    for line in lines:
+        if re.match(r"Step \d+/\d+ : ", line):
+            ours = not line.split(" : ", 1)[1].upper().startswith("FROM ")
+        elif line == " ---> Using cache":
+            ours = False
+        elif (m := re.fullmatch(r" ---> ([0-9a-f]{12,64})", line)) and ours:
+            layers.append(m.group(1))
+    return layers
+
+
+def remove_failed_layers(lines: list[str]) -> list[str]:
+    """Remove the layers a failed build committed itself (newest first); returns those kept.
+
+    A failed classic build leaves the images of its finished steps behind, untagged. Only the
+    ones its own log names as committed are removed, without force and without pruning
+    parents: a layer with a tag or children (another build uses it) stays.
+    """
+    import docker
+
+    client = docker.from_env()
+    kept = []
+    for layer in reversed(committed_layers(lines)):
+        try:
+            if client.api.inspect_image(layer).get("RepoTags"):
+                kept.append(layer)
+                continue
+            client.api.remove_image(layer, noprune=True)
+        except docker.errors.ImageNotFound:
+            pass
+        except docker.errors.APIError:
+            kept.append(layer)
+    return kept
 
 
 _SHARED: dict[str, object] = {}
