@@ -22,7 +22,8 @@ from support.build import env_image  # noqa: F401
 from support.kernels import wait_until
 from support.share_image import lab_env, notebook_for  # noqa: F401
 
-from envkit.engine import LABEL_NOTEBOOK, LABEL_OWNER, LABEL_TEST_RUN, base_labels, containers
+from envkit.engine import containers
+from envkit.labels import LABEL_NOTEBOOK, LABEL_OWNER, LABEL_TEST_RUN, base_labels
 from envkit.ownership import owner
 
 pytestmark = [pytest.mark.docker]
