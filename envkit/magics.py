@@ -48,9 +48,11 @@ class EnvkitMagics(Magics):
     widgets = Bool(True, help="Show ipywidgets progress; plain text when False.").tag(config=True)
 
     def _ui(self):  # type: ignore[no-untyped-def]
+        from . import frontend
         from .widgets import NotebookUI
 
-        path = Path(self.notebook).resolve() if self.notebook else find_notebook(self.shell.user_ns)
+        path = Path(self.notebook).resolve() if self.notebook else \
+            (find_notebook(self.shell.user_ns) or frontend.notebook_path())
         if not self.widgets:
             os.environ["ENVKIT_WIDGETS"] = "0"
         return NotebookUI(path)

@@ -23,7 +23,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, ui: UI) -> int:
     from ..capture import capture_paths
-    from ..notebook import update_envkit
+    from ..notebook import read_notebook, update_envkit
 
     paths = [Path(p) for p in args.notebooks]
     if not paths:
@@ -36,8 +36,11 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     if args.write and not single:
         raise UsageError("--write stores the spec in one notebook; several notebooks or a folder were named",
                          "run 'envkit capture --write NOTEBOOK' for each notebook")
+    base = None  # the read the spec comes from: the file is written only if unchanged since
     if args.write:
-        _check_writable_notebook(paths[0])  # fail before the scan, not after it
+        base = _check_writable_notebook(paths[0])  # fail before the scan, not after it
+    elif single:
+        base = read_notebook(paths[0])
     if args.json:  # stdout is the JSON document alone
         result = capture_paths(paths)
     else:
@@ -63,7 +66,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
         _show(ui, result, spec, live)
 
     def write() -> str:
-        update_envkit(paths[0], spec=spec)
+        update_envkit(paths[0], spec=spec, expected=base)
         return f"wrote the spec ({len(spec.requirements)} requirements) into {paths[0]}"
 
     if args.write:
@@ -110,7 +113,7 @@ def _show(ui: UI, result, spec, live) -> None:  # type: ignore[no-untyped-def]
         ui.message("not loaded in this kernel (not pinned): " + ", ".join(live.not_loaded))
 
 
-def _check_writable_notebook(path: Path) -> None:
+def _check_writable_notebook(path: Path):  # type: ignore[no-untyped-def]
     from ..errors import NotebookError
     from ..notebook import _check_writable, read_notebook
 
@@ -118,7 +121,9 @@ def _check_writable_notebook(path: Path) -> None:
     if nb.nbformat < 4:
         raise NotebookError(f"{path}: nbformat {nb.nbformat} notebooks are read, not written",
                             "convert it first: jupyter nbconvert --to notebook --nbformat 4 --inplace")
-    _check_writable(nb.path)
+    if nb.source == "file":
+        _check_writable(nb.path)
+    return nb
 
 
 def _where(skipped) -> str:  # type: ignore[no-untyped-def]
