@@ -83,6 +83,9 @@ def read_with_snapshot(path: Path) -> tuple[bytes, Snapshot]:
         os.close(fd)
 
 
+_raising = False
+
+
 @contextlib.contextmanager
 def _signals_raise() -> Iterator[None]:
     """During the block, SIGTERM/SIGHUP raise ``Terminated`` so ``finally`` clauses run.
@@ -91,8 +94,9 @@ def _signals_raise() -> Iterator[None]:
     beside a notebook that way). Afterwards the signal is delivered again to the previous
     handler, so the process still ends as the sender meant. Only the main thread can do this.
     """
-    if threading.current_thread() is not threading.main_thread():
-        yield
+    global _raising
+    if _raising or threading.current_thread() is not threading.main_thread():
+        yield  # an outer block already raises (its finally delivers the signal), or cannot
         return
     received: list[int] = []
 
@@ -101,9 +105,11 @@ def _signals_raise() -> Iterator[None]:
         raise Terminated(signum)
 
     previous = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGHUP)}
+    _raising = True
     try:
         yield
     finally:
+        _raising = False
         for s, h in previous.items():
             signal.signal(s, h)
         if received:
@@ -241,7 +247,7 @@ def glob_escape(text: str) -> str:
 
 def replace_if_unchanged(path: Path, expected: Snapshot, data: bytes) -> None:
     """Write ``data`` to ``path`` if it still holds the bytes ``expected`` describes; else ``Changed``."""
-    with file_lock(path):
+    with _signals_raise(), file_lock(path):
         _sweep(path)
         mode = _mode_of(path)
         with temp_beside(path) as tmp:
