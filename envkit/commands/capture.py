@@ -67,6 +67,8 @@ def run(args: argparse.Namespace, ui: UI) -> int:
 
     def write() -> str:
         update_envkit(paths[0], spec=spec, expected=base)
+        if base is not None and base.source == "editor":  # set in the open document (envkit.frontend)
+            return f"wrote the spec ({len(spec.requirements)} requirements) into the open notebook; save it to keep it"
         return f"wrote the spec ({len(spec.requirements)} requirements) into {paths[0]}"
 
     if args.write:
