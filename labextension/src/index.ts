@@ -102,6 +102,29 @@ function onCommOpen(kernel: Kernel.IKernelConnection, context: Context, comm: Ke
     comm.send({ type: 'unsupported', protocol: PROTOCOL });
     return;
   }
+  adopt(kernel, context, comm);
+}
+
+/**
+ * After a page reload (or a second tab) envkit's comm is already open in the kernel: find it
+ * with a comm_info request and attach to it, as ipywidgets does for its comms.
+ */
+async function reconnect(kernel: Kernel.IKernelConnection, context: Context): Promise<void> {
+  try {
+    const reply = await kernel.requestCommInfo({ target_name: TARGET });
+    if (reply.content.status !== 'ok' || links.has(kernel) || kernel.isDisposed) {
+      return;
+    }
+    const ids = Object.keys(reply.content.comms);
+    if (ids.length > 0 && !kernel.hasComm(ids[0])) {
+      adopt(kernel, context, kernel.createComm(TARGET, ids[0]));
+    }
+  } catch (err) {
+    console.debug('envkit: no comm to attach to', err);
+  }
+}
+
+function adopt(kernel: Kernel.IKernelConnection, context: Context, comm: Kernel.IComm): void {
   const link: ILink = { comm, context };
   links.set(kernel, link);
   comm.onMsg = (m: KernelMessage.ICommMsgMsg) => {
@@ -133,6 +156,7 @@ function watch(panel: NotebookPanel): void {
     }
     registered.add(kernel);
     kernel.registerCommTarget(TARGET, (comm, msg) => onCommOpen(kernel, panel.context, comm, msg));
+    void reconnect(kernel, panel.context);
   };
   sessionContext.kernelChanged.connect(register);
   void sessionContext.ready.then(register);

@@ -153,6 +153,26 @@ def test_record_goes_into_the_open_notebook_and_the_users_save_keeps_everything(
             time.sleep(0.2)
         expect(page.locator(".jp-mod-dirty")).to_have_count(0, timeout=30_000)
         _no_file_changed_dialog(page)
+
+        # A page reload: envkit stays loaded in the kernel, the extension finds its comm again.
+        page.reload(wait_until="domcontentloaded")
+        expect(cells.nth(3).locator(".cm-content")).to_contain_text("%envkit capture", timeout=120_000)
+        _wait_idle_kernel(lab)
+        expect(cells).to_have_count(5)  # the empty cell the first run left at the end was saved too
+        cells.nth(4).locator(".cm-content").click()
+        _run(page, "import docker  # typed after the reload")
+        _run(page, "%envkit capture --write")
+        expect(cells.nth(5).locator(".jp-OutputArea")).to_contain_text("into the open notebook", timeout=120_000)
+        first_save = path.read_bytes()
+        _no_file_changed_dialog(page)
+        page.keyboard.press("Escape")
+        page.keyboard.press("Control+s")
+        deadline = time.monotonic() + 60
+        while path.read_bytes() == first_save:
+            assert time.monotonic() < deadline, "Ctrl+S did not save the notebook"
+            time.sleep(0.2)
+        expect(page.locator(".jp-mod-dirty")).to_have_count(0, timeout=30_000)
+        _no_file_changed_dialog(page)
     finally:
         screenshot(page, "frontend-record-saved")
         page.close()
@@ -161,6 +181,7 @@ def test_record_goes_into_the_open_notebook_and_the_users_save_keeps_everything(
     sources = ["".join(c["source"]) for c in saved["cells"]]
     assert sources[:4] == ["import json", "import requests  # typed, never saved", "%load_ext envkit",
                            "%envkit capture --write"]
+    assert "import docker  # typed after the reload" in sources
     spec = saved["metadata"]["envkit"]["spec"]
-    assert "requests" in [r["name"] for r in spec["requirements"]]
+    assert {"requests", "docker"} <= {r["name"] for r in spec["requirements"]}
     assert [p.name for p in lab.root.iterdir() if ".envkit-" in p.name] == []
