@@ -185,3 +185,48 @@ def test_record_goes_into_the_open_notebook_and_the_users_save_keeps_everything(
     spec = saved["metadata"]["envkit"]["spec"]
     assert {"requests", "docker"} <= {r["name"] for r in spec["requirements"]}
     assert [p.name for p in lab.root.iterdir() if ".envkit-" in p.name] == []
+
+
+@pytest.mark.browser
+@pytest.mark.docker
+def test_build_from_the_browser_records_the_image_in_the_open_notebook(lab, browser_context, base_image):
+    """``%envkit build`` on the open notebook: the typed cell is built, the record saved by Ctrl+S."""
+    from playwright.sync_api import expect
+
+    path = make_notebook(lab.root / "built.ipynb", ["import json"])
+    on_disk = path.read_bytes()
+    page = browser_context.new_page()
+    try:
+        page.goto(lab.url("lab/tree/built.ipynb"), wait_until="domcontentloaded")
+        cells = page.locator(".jp-Notebook .jp-CodeCell")
+        expect(cells.first.locator(".cm-content")).to_contain_text("import json", timeout=120_000)
+        _wait_idle_kernel(lab)
+        cells.first.locator(".cm-content").click()
+        page.keyboard.press("Shift+Enter")
+        expect(cells).to_have_count(2, timeout=30_000)
+        _run(page, "import six  # typed, never saved")
+        _run(page, "%load_ext envkit")
+        expect(cells.nth(2).locator(".jp-InputPrompt")).to_contain_text("[3]", timeout=60_000)
+        _run(page, f"%envkit build --base-image {base_image}")
+        expect(cells.nth(3).locator(".jp-OutputArea")).to_contain_text("wrote the lock", timeout=600_000)
+        assert path.read_bytes() == on_disk
+        _no_file_changed_dialog(page)
+        page.keyboard.press("Escape")
+        page.keyboard.press("Control+s")
+        deadline = time.monotonic() + 60
+        while path.read_bytes() == on_disk:
+            assert time.monotonic() < deadline, "Ctrl+S did not save the notebook"
+            time.sleep(0.2)
+        expect(page.locator(".jp-mod-dirty")).to_have_count(0, timeout=30_000)
+        _no_file_changed_dialog(page)
+    finally:
+        screenshot(page, "frontend-build-saved")
+        page.close()
+
+    saved = json.loads(path.read_text())
+    sources = ["".join(c["source"]) for c in saved["cells"]]
+    assert "import six  # typed, never saved" in sources
+    record = saved["metadata"]["envkit"]
+    assert "six" in [r["name"] for r in record["spec"]["requirements"]]
+    assert "six" in [p["name"] for p in record["lock"]["packages"]]
+    assert record["image"]["id"].startswith("sha256:")
