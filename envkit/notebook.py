@@ -209,10 +209,11 @@ def update_envkit(path: str | os.PathLike[str], *, expected: Notebook | None = N
                   **changes: Any) -> EnvkitMetadata:
     """Apply ``changes`` (spec/lock/image) to the notebook's envkit metadata and store it.
 
-    The current metadata comes from ``expected`` when given (the read a command's result is
-    based on, so the file is written only if it has not changed since), else from a read now.
+    The current metadata comes from ``expected`` when it is a file read (the read a command's
+    result is based on, so the file is written only if it has not changed since), else from a
+    read now (the editor's document is always current).
     """
-    nb = expected if expected is not None else read_notebook(path)
+    nb = expected if expected is not None and expected.source == "file" else read_notebook(path)
     current = nb.envkit() or EnvkitMetadata()
     new = current.replace(**changes)
     write_envkit(path, new, expected=nb if nb.source == "file" else None)
