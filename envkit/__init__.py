@@ -24,10 +24,15 @@ __all__ = [
 
 def load_ipython_extension(ipython) -> None:  # type: ignore[no-untyped-def]
     """``%load_ext envkit``: register the ``%envkit`` magics (nothing heavy is imported)."""
+    from . import frontend
     from .magics import EnvkitMagics
 
     ipython.register_magics(EnvkitMagics(shell=ipython))
+    frontend.connect(ipython)  # JupyterLab / Notebook 7 with envkit's extension answers
 
 
 def unload_ipython_extension(ipython) -> None:  # type: ignore[no-untyped-def]
-    """``%unload_ext envkit``: nothing to undo beyond IPython's own bookkeeping."""
+    """``%unload_ext envkit``: close the front end's comm (IPython drops the magics)."""
+    from . import frontend
+
+    frontend.disconnect()

@@ -57,9 +57,11 @@ class EnvkitMagics(Magics):
         return widgets()
 
     def _ui(self):  # type: ignore[no-untyped-def]
+        from . import frontend
         from .widgets import NotebookUI
 
-        path = Path(self.notebook).resolve() if self.notebook else find_notebook(self.shell.user_ns)
+        path = Path(self.notebook).resolve() if self.notebook else \
+            (find_notebook(self.shell.user_ns) or frontend.notebook_path())
         # State of this magic, not of the process: other code in the kernel keeps its own setting.
         return NotebookUI(path, widgets=self.widgets)
 

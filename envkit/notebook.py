@@ -1,23 +1,31 @@
-"""Reading notebooks and writing envkit's metadata back, atomically, keeping everything else.
+"""Reading notebooks and writing envkit's metadata back, never behind an editor's back.
 
-Only ``metadata.envkit`` is envkit's. A write loads the file's own JSON, replaces that one key,
-validates the result with nbformat, and renames a temporary file in the same folder over the
-original, so cells, outputs, ids and every other metadata key come back as they were, and a
-crash leaves either the old file or the new one.
+The open document is the truth. In a kernel whose notebook is open in JupyterLab 4 / Notebook 7
+with envkit's extension, ``read_notebook`` returns the notebook as the editor holds it (unsaved
+cells included) and ``write_envkit`` sets ``metadata.envkit`` in the open document through the
+front end (``envkit.frontend``): the user's own save persists it.
+
+Otherwise (the CLI, VS Code, nbclient, JupyterLab without the extension) the file is written, and
+only if it still holds the bytes envkit read (``envkit.atomic``: compare-and-swap under a lock,
+an atomic swap, no stray temp file); else nothing is written and one line says to save and
+retry. Only ``metadata.envkit`` is envkit's: a write loads the file's own JSON, replaces that one
+key and validates the result with nbformat, so cells, outputs, ids and every other metadata key
+come back as they were.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import re
 import shlex
 import stat
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import atomic, frontend
 from .errors import NotebookError
 from .spec import EnvkitMetadata
 
@@ -34,11 +42,17 @@ class Cell:
 
 @dataclass(frozen=True, kw_only=True)
 class Notebook:
-    """A notebook as read from disk: its path, raw JSON, and format version."""
+    """A notebook as read: its path, raw JSON, format version, and where it came from.
+
+    ``source`` is ``"file"`` (``snapshot`` then says what was read, for compare-and-swap) or
+    ``"editor"`` (the open document a front end sent; no outputs).
+    """
 
     path: Path
     raw: dict[str, Any]
     nbformat: int
+    source: str = "file"
+    snapshot: atomic.Snapshot | None = None
 
     @property
     def metadata(self) -> dict[str, Any]:
@@ -100,12 +114,22 @@ class Notebook:
 
 
 def read_notebook(path: str | os.PathLike[str]) -> Notebook:
-    """Read ``path`` as a Jupyter notebook, with a one-line error naming what is wrong."""
+    """The notebook at ``path``: as its editor holds it when a front end answers, else the file."""
+    p = Path(path)
+    doc = frontend.document(p)
+    if doc is not None:
+        return Notebook(path=p, raw=copy.deepcopy(doc.raw), nbformat=int(doc.raw.get("nbformat", 4)),
+                        source="editor")
+    return read_notebook_file(p)
+
+
+def read_notebook_file(path: str | os.PathLike[str]) -> Notebook:
+    """Read the file at ``path`` as a Jupyter notebook, with a one-line error naming what is wrong."""
     p = Path(path)
     if p.is_dir():
         raise NotebookError(f"{p}: is a folder, not a notebook")
     try:
-        data = p.read_bytes()
+        data, snapshot = atomic.read_with_snapshot(p)
     except FileNotFoundError:
         raise NotebookError(f"{p}: no such file") from None
     except OSError as exc:
@@ -130,7 +154,7 @@ def read_notebook(path: str | os.PathLike[str]) -> Notebook:
         raise NotebookError(f"{p}: nbformat 3 notebook without a worksheets list")
     if version >= 4 and not isinstance(raw.get("cells"), list):
         raise NotebookError(f"{p}: notebook has no 'cells' list")
-    return Notebook(path=p, raw=raw, nbformat=version)
+    return Notebook(path=p, raw=raw, nbformat=version, snapshot=snapshot)
 
 
 def _check_writable(p: Path) -> None:
@@ -167,37 +191,46 @@ def dumps_notebook(raw: dict[str, Any]) -> str:
 
 def atomic_write_text(p: Path, text: str) -> None:
     """Write ``text`` to ``p`` through a temporary file in the same folder and a rename."""
-    mode = stat.S_IMODE(p.stat().st_mode) if p.exists() else 0o644
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, p)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic.write_atomic(p, text.encode("utf-8"))
 
 
-def write_envkit(path: str | os.PathLike[str], meta: EnvkitMetadata) -> None:
-    """Store ``meta`` at ``metadata.envkit`` in the notebook at ``path``, atomically."""
+def write_envkit(path: str | os.PathLike[str], meta: EnvkitMetadata, *, expected: Notebook | None = None) -> str:
+    """Store ``meta`` at ``metadata.envkit`` in the notebook at ``path``; returns where it went.
+
+    ``"editor"``: set in the open document through envkit's front end (the user's save keeps
+    it). ``"file"``: written to the file, which must still hold what ``expected`` read (default:
+    a read made now); when it does not, nothing is written and ``NotebookChanged`` says to save
+    and retry.
+    """
     import nbformat
 
-    nb = read_notebook(path)
+    p = Path(path)
+    if frontend.write_record(p, meta.to_json()):
+        return "editor"
+    nb = expected if expected is not None and expected.snapshot is not None else read_notebook_file(p)
     if nb.nbformat < 4:
         raise NotebookError(f"{nb.path}: nbformat {nb.nbformat} notebooks are read, not written",
                             "convert it first: jupyter nbconvert --to notebook --nbformat 4 --inplace")
     _check_writable(nb.path)
-    raw = nb.raw
+    raw = copy.deepcopy(nb.raw)
     raw.setdefault("metadata", {})[METADATA_KEY] = meta.to_json()
     try:
         nbformat.validate(nbformat.from_dict(json.loads(json.dumps(raw))))
     except nbformat.ValidationError as exc:
         raise NotebookError(f"{nb.path}: would not be a valid notebook after writing; nothing was written",
                             f"nbformat says: {str(exc).splitlines()[0]}") from exc
-    atomic_write_text(nb.path, dumps_notebook(raw))
+    assert nb.snapshot is not None  # a file read always has one
+    try:
+        atomic.replace_if_unchanged(nb.path, nb.snapshot, dumps_notebook(raw).encode("utf-8"))
+    except atomic.Changed as exc:
+        kept = f" (an earlier save is kept as {exc.kept.name})" if exc.kept else ""
+        raise NotebookChanged(f"{exc}; nothing was written{kept}: save the notebook, then run the command again") \
+            from None
+    except atomic.Busy as exc:
+        raise NotebookError(str(exc), "wait for it to finish, then run the command again") from None
+    except OSError as exc:
+        raise NotebookError(f"{nb.path}: cannot write it ({exc.strerror}); nothing was written") from exc
+    return "file"
 
 
 def damaged_record(path: str | os.PathLike[str]) -> str | None:
@@ -214,9 +247,20 @@ def damaged_record(path: str | os.PathLike[str]) -> str | None:
     return None
 
 
-def update_envkit(path: str | os.PathLike[str], **changes: Any) -> EnvkitMetadata:
-    """Read the notebook's envkit metadata, apply ``changes`` (spec/lock/image), write it back."""
-    current = read_notebook(path).envkit() or EnvkitMetadata()
+class NotebookChanged(NotebookError):
+    """The file changed after envkit read it: nothing was written (one line; no hint)."""
+
+
+def update_envkit(path: str | os.PathLike[str], *, expected: Notebook | None = None,
+                  **changes: Any) -> EnvkitMetadata:
+    """Apply ``changes`` (spec/lock/image) to the notebook's envkit metadata and store it.
+
+    The current metadata comes from ``expected`` when it is a file read (the read a command's
+    result is based on, so the file is written only if it has not changed since), else from a
+    read now (the editor's document is always current).
+    """
+    nb = expected if expected is not None and expected.source == "file" else read_notebook(path)
+    current = nb.envkit() or EnvkitMetadata()
     new = current.replace(**changes)
-    write_envkit(path, new)
+    write_envkit(path, new, expected=nb if nb.source == "file" else None)
     return new

@@ -97,6 +97,7 @@ class LiveCapture:
     spec: EnvSpec
     live: LiveVersions | None = None
     notebook: Path | None = None  # the single notebook named, when one was
+    base: Notebook | None = None  # the read of that notebook the capture is based on (compare-and-swap)
 
     def to_json(self) -> dict[str, Any]:
         """The ``--json`` document: the static result with the merged requirements and python."""
@@ -108,22 +109,24 @@ class LiveCapture:
             data["live"] = self.live.to_json()
         return data
 
-    def write(self) -> tuple[Path, str | None]:
-        """Store ``spec`` in the single notebook's metadata (atomically).
+    def write(self) -> tuple[Path, str | None, str]:
+        """Store ``spec`` in the single notebook's metadata: through the editor when one holds the
+        notebook, else in the file if it is unchanged since the capture read it (``base``).
 
         A damaged record is the repair's case: it is replaced by a fresh one holding only the
-        spec. Returns the notebook's path and what was wrong with the old record (None when
-        it was sound and was updated).
+        spec. Returns the notebook's path, what was wrong with the old record (None when it was
+        sound and was updated) and where the record went (``"editor"`` or ``"file"``).
         """
         if self.notebook is None:
             raise UsageError("--write stores the spec in one notebook; several notebooks or a folder were named",
                              "run 'envkit capture --write NOTEBOOK' for each notebook")
         damaged = damaged_record(self.notebook)
         if damaged is None:
-            update_envkit(self.notebook, spec=self.spec)
+            update_envkit(self.notebook, spec=self.spec, expected=self.base)
+            where = "editor" if self.base is not None and self.base.source == "editor" else "file"
         else:
-            write_envkit(self.notebook, EnvkitMetadata(spec=self.spec))
-        return self.notebook, damaged
+            where = write_envkit(self.notebook, EnvkitMetadata(spec=self.spec), expected=self.base)
+        return self.notebook, damaged, where
 
 
 def capture_with_live(paths: Iterable[str | os.PathLike[str]], *, live: bool = False, for_write: bool = False,
@@ -136,16 +139,19 @@ def capture_with_live(paths: Iterable[str | os.PathLike[str]], *, live: bool = F
     """
     paths = [Path(p) for p in paths]
     single = paths[0] if len(paths) == 1 and not paths[0].is_dir() else None
-    if for_write:
-        if single is None:
-            raise UsageError("--write stores the spec in one notebook; several notebooks or a folder were named",
-                             "run 'envkit capture --write NOTEBOOK' for each notebook")
-        check_writable_notebook(single)
+    if for_write and single is None:
+        raise UsageError("--write stores the spec in one notebook; several notebooks or a folder were named",
+                         "run 'envkit capture --write NOTEBOOK' for each notebook")
+    # The read a later write is based on: the file is written only if unchanged since (checked
+    # writable now when --write asks, so a read-only file fails before a long scan).
+    base = None
+    if single is not None and single.suffix == ".ipynb":
+        base = check_writable_notebook(single) if for_write else read_notebook(single)
     result = capture_paths(paths, mapper=mapper, progress=progress)
     if not live:
-        return LiveCapture(result=result, spec=result.spec, notebook=single)
+        return LiveCapture(result=result, spec=result.spec, notebook=single, base=base)
     from .live import live_versions
     from .merge import merge_live
 
     pins = live_versions(result.spec, imports=result.module_map())
-    return LiveCapture(result=result, spec=merge_live(result.spec, pins), live=pins, notebook=single)
+    return LiveCapture(result=result, spec=merge_live(result.spec, pins), live=pins, notebook=single, base=base)

@@ -42,8 +42,9 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     def write() -> str:
         from ..validate import comment
 
-        path, replaced = captured.write()
-        done = f"wrote the spec ({len(spec.requirements)} requirements) into {comment(path)}"
+        path, replaced, where = captured.write()
+        into = "the open notebook; save it to keep it" if where == "editor" else comment(path)
+        done = f"wrote the spec ({len(spec.requirements)} requirements) into {into}"
         return done if replaced is None else f"{done}, replacing its damaged metadata.envkit ({replaced})"
 
     if args.json:
