@@ -19,10 +19,24 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
 
-from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_sdist_filename, parse_wheel_filename
+from packaging.utils import (
+    InvalidWheelFilename,
+    canonicalize_name,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
 
-from .era import (Era, ForwardMove, NotebookClues, Release, exclude_newer, infer_era, move_forward, read_clues,
-                  uv_arguments)
+from .era import (
+    Era,
+    ForwardMove,
+    NotebookClues,
+    Release,
+    exclude_newer,
+    infer_era,
+    move_forward,
+    read_clues,
+    uv_arguments,
+)
 from .errors import PackageError
 from .settings import PipSettings, pip_settings
 
