@@ -169,7 +169,7 @@ class EraResolution:
 
 
 def resolve_as_of(requirements: Iterable[str], era: Era, python: str, *, uv: str = "uv",
-                  settings: PipSettings | None = None, attempts: int = 8) -> EraResolution:
+                  settings: PipSettings | None = None, attempts: int = 30) -> EraResolution:
     """``uv pip compile`` the requirements as of ``era`` for ``python``, moving packages forward.
 
     Each round resolves with wheels only (an sdist of an old release is what fails to build);
@@ -219,6 +219,9 @@ def resolve_as_of(requirements: Iterable[str], era: Era, python: str, *, uv: str
 
 _NO_WHEELS = re.compile(r"(?:all versions of |Because |and )([A-Za-z0-9][\w.-]*?)(?:[<>=!~]=?[\w.*]+)? "
                         r"(?:has|have) no usable wheels")
+# uv's hints name the package in backticks: "Wheels are required for `scikit-learn`",
+# "`threadpoolctl` was filtered by `exclude-newer`".
+_HINTED = re.compile(r"(?:Wheels are required for|only found wheels for) `([^`]+)`|`([^`]+)` was filtered by `exclude-newer`")
 _TOO_OLD = re.compile(r"only ([A-Za-z0-9][\w.-]*?)[<>=]=?[\w.]+ is available and [\w.-]+(?:[<>=!~]=?[\w.]+)? "
                       r"depends on ([A-Za-z0-9][\w.-]*?)((?:[<>=!~]=?[\w.*]+,?)+)")
 
@@ -227,6 +230,7 @@ def blocked_packages(message: str) -> list[tuple[str, str]]:
     """(package, specifier) pairs uv's resolver error blames: no usable wheel, or only too-old releases."""
     text = " ".join(message.split())
     found: list[tuple[str, str]] = [(m.group(1), "") for m in _NO_WHEELS.finditer(text)]
+    found += [(m.group(1) or m.group(2), "") for m in _HINTED.finditer(text)]
     for m in _TOO_OLD.finditer(text):
         if canonicalize_name(m.group(1)) == canonicalize_name(m.group(2)):
             found.append((m.group(2), m.group(3).rstrip(",")))

@@ -6,6 +6,7 @@ No engine: ``uv pip compile`` for a target Python, wheels only, as the image wou
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -58,3 +59,31 @@ def test_a_committed_notebook_is_dated_by_git(tmp_path):
     assert git_commit_date(nb) == date(2019, 3, 2)
     era = notebook_era(nb, date_versions=False)
     assert era.describe() == "as of 2019-03-02: last git commit touching the notebook"
+
+
+OLD_CELLS = """
+import io, warnings
+warnings.simplefilter("ignore")
+import pandas as pd
+df = pd.read_csv(io.StringIO("a,b\\n1,2\\n3,4,5\\n"), error_bad_lines=False)
+from sklearn.datasets import load_boston
+X = load_boston()
+print(len(df), X.data.shape)
+"""
+
+
+def test_the_eras_pins_run_removed_apis_on_python_3_11(tmp_path):
+    """A 2019 notebook's removed APIs (read_csv error_bad_lines, load_boston) run with the era's pins."""
+    python = shutil.which("python3.11")
+    if python is None:
+        pytest.skip("no python3.11 on this host")
+    got = resolve_as_of(["pandas", "scikit-learn"], Era(when=date(2019, 3, 2), reason="test"), "3.11", uv=UV)
+    assert pins(got)["scikit-learn"] == Version("1.1.3")  # the first with cp311 wheels; load_boston left in 1.2
+    venv = tmp_path / "venv"
+    subprocess.run([UV, "venv", "-q", "--python", python, str(venv)], check=True,
+                   env={**os.environ, "UV_PYTHON_DOWNLOADS": "never"})
+    subprocess.run([UV, "pip", "install", "-q", "--python", str(venv / "bin" / "python"), "--only-binary", ":all:",
+                    *got.pins], check=True, env={**os.environ, "UV_PYTHON_DOWNLOADS": "never"}, timeout=900)
+    ran = subprocess.run([str(venv / "bin" / "python"), "-c", OLD_CELLS], capture_output=True, text=True)
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    assert ran.stdout.split() == ["1", "(506,", "13)"]
