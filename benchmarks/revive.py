@@ -124,7 +124,7 @@ def classify(stored: dict, executed: dict) -> tuple[bool, str]:
                 continue
             name, value = out.get("ename", ""), out.get("evalue", "")
             if name in {"ModuleNotFoundError", "ImportError"}:
-                return False, f"missing import ({value.split(chr(39))[1] if chr(39) in value else name})"
+                return False, f"missing import ({value[:80]})"
             if name in {"FileNotFoundError", "OSError"}:
                 return True, "missing file"
             if name in {"AttributeError", "TypeError"} and re.search(r"unexpected keyword|has no attribute", value):
@@ -151,17 +151,20 @@ def run_one(src: Path, corpus: Path, scratch: Path, base_image: str, env: dict[s
     if base_image:
         command += ["--base-image", base_image]
     start = time.perf_counter()
-    try:
-        proc = subprocess.run(command, capture_output=True, text=True, env=env, cwd=scratch,
-                              timeout=TIMEOUT_NOTEBOOK)
-        stderr = proc.stderr + proc.stdout
-    except subprocess.TimeoutExpired:
-        proc, stderr = None, "notebook timed out"
+    for attempt in range(2):  # a build that fails in seconds is often the shared proxy: once more
+        try:
+            proc = subprocess.run(command, capture_output=True, text=True, env=env, cwd=scratch,
+                                  timeout=TIMEOUT_NOTEBOOK)
+            stderr = proc.stdout + proc.stderr
+        except subprocess.TimeoutExpired:
+            stderr = "notebook timed out"
+        if out.exists() or attempt:
+            break
+        print(f"{rel}: retrying after: {_first_error(stderr)}", file=sys.stderr, flush=True)
     outcome.seconds = round(time.perf_counter() - start, 1)
     if not out.exists():
-        text = stderr.strip().splitlines()
-        outcome.failure = ("build failed" if re.search(r"build", stderr, re.I) else "kernel or run failed")
-        outcome.failure += f": {text[-1][:100] if text else '?'}"
+        outcome.failure = ("build failed" if re.search(r"\bbuild", stderr, re.I) else "kernel or run failed")
+        outcome.failure += f": {_first_error(stderr)}"
         return outcome
     outcome.built = True
     executed = json.loads(out.read_text(encoding="utf-8"))
@@ -172,6 +175,15 @@ def run_one(src: Path, corpus: Path, scratch: Path, base_image: str, env: dict[s
     if compared.returncode == 0:
         outcome.reproduced, outcome.compared = json.loads(compared.stdout)
     return outcome
+
+
+def _first_error(text: str) -> str:
+    """The first line that says what went wrong, for the table."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    for line in lines:
+        if re.search(r"error|failed|cannot|No solution", line, re.I) and not line.startswith("["):
+            return line[:140].replace("|", "/")
+    return lines[-1][:140].replace("|", "/") if lines else "?"
 
 
 def pct(n: int, d: int) -> str:
