@@ -422,8 +422,12 @@ def move_forward(distribution: str, releases: Iterable[Release], *, cutoff: date
                        reason=f"{had}; {version} ({release.uploaded.date()}) is the first that does")
 
 
-def uv_arguments(era: Era, moves: Iterable[ForwardMove]) -> list[str]:
+def uv_arguments(era: Era, moves: Iterable[ForwardMove], *, current: Iterable[str] = (),
+                 now: datetime | None = None) -> list[str]:
     """The uv options for an era: ``--exclude-newer`` and one ``--exclude-newer-package`` per move.
+
+    ``current`` names packages that stay current whatever the era (the kernel's own, ipykernel):
+    their cut-off is ``now``.
 
     uv 0.13.9, the version envkit installs in images, has both (``uv pip compile --help``); an
     empty list means resolve as of now.
@@ -434,4 +438,8 @@ def uv_arguments(era: Era, moves: Iterable[ForwardMove]) -> list[str]:
     args = ["--exclude-newer", stamp]
     for move in moves:
         args += ["--exclude-newer-package", move.uv_value()]
+    if now is not None:
+        stamp_now = now.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        for name in current:
+            args += ["--exclude-newer-package", f"{canonicalize_name(name)}={stamp_now}"]
     return args

@@ -41,6 +41,7 @@ from .errors import PackageError
 from .settings import PipSettings, pip_settings
 
 _ACCEPT = "application/vnd.pypi.simple.v1+json"
+KERNEL_PACKAGES = ("ipykernel",)  # the kernel stays current whatever the notebook's era
 _TIMEOUT = 30
 
 
@@ -169,26 +170,29 @@ class EraResolution:
 
 
 def resolve_as_of(requirements: Iterable[str], era: Era, python: str, *, uv: str = "uv",
-                  settings: PipSettings | None = None, attempts: int = 30) -> EraResolution:
+                  settings: PipSettings | None = None, attempts: int = 30,
+                  current: Iterable[str] = KERNEL_PACKAGES) -> EraResolution:
     """``uv pip compile`` the requirements as of ``era`` for ``python``, moving packages forward.
 
     Each round resolves with wheels only (an sdist of an old release is what fails to build);
     a package uv reports as having no usable wheel, or too old for what a moved package depends
     on, moves forward (``era.move_forward``) and the round repeats. When no package can move,
     the era's cut-off itself moves to the newest move (the image's Python is younger than the
-    notebook's world). Raises ``PackageError`` with uv's last lines when nothing resolves.
+    notebook's world). The ``current`` packages (the kernel's) and everything they depend on
+    resolve as of now. Raises ``PackageError`` with uv's last lines when nothing resolves.
     """
     settings = settings or pip_settings()
     reqs = list(requirements)
     moves: dict[str, ForwardMove] = {}
+    now = datetime.now(timezone.utc)
+    current = _closure(uv, [canonicalize_name(c) for c in current], python, settings) if era.when else []
     releases: dict[str, list[Release]] = {}
     cutoff = era.exclude_newer()
     last = ""
     for _ in range(attempts):
-        current = Era(when=era.when, reason=era.reason, python=era.python)
-        args = uv_arguments(current, moves.values())
-        if cutoff and cutoff != era.exclude_newer():
-            args[1] = cutoff
+        args = uv_arguments(era, moves.values(), current=[c for c in current if c not in moves], now=now)
+        if args and cutoff:
+            args[1] = cutoff  # the era's, or the newest move's when nothing else could move
         proc = _uv_compile(uv, reqs, args, python, settings)
         if proc.returncode == 0:
             pins = tuple(line.strip() for line in proc.stdout.splitlines()
@@ -215,6 +219,17 @@ def resolve_as_of(requirements: Iterable[str], era: Era, python: str, *, uv: str
     tail = "\n".join(last.strip().splitlines()[-6:])
     raise PackageError(f"no resolution as of {era.when} for Python {python}:\n{tail}",
                        "pass --as-of now, or a later date")
+
+
+def _closure(uv: str, names: list[str], python: str, settings: PipSettings) -> list[str]:
+    """``names`` and every distribution they depend on today (one resolution, no cut-off)."""
+    if not names:
+        return []
+    proc = _uv_compile(uv, names, [], python, settings)
+    if proc.returncode != 0:
+        return names
+    return list(dict.fromkeys(names + [canonicalize_name(line.split("==")[0]) for line in proc.stdout.splitlines()
+                                       if "==" in line and not line.lstrip().startswith("#")]))
 
 
 _NO_WHEELS = re.compile(r"(?:all versions of |Because |and )([A-Za-z0-9][\w.-]*?)(?:[<>=!~]=?[\w.*]+)? "

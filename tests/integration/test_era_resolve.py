@@ -87,3 +87,10 @@ def test_the_eras_pins_run_removed_apis_on_python_3_11(tmp_path):
     ran = subprocess.run([str(venv / "bin" / "python"), "-c", OLD_CELLS], capture_output=True, text=True)
     assert ran.returncode == 0, ran.stderr[-2000:]
     assert ran.stdout.split() == ["1", "(506,", "13)"]
+
+
+def test_the_kernel_stays_current_while_the_notebooks_packages_are_of_their_era():
+    latest = resolve_as_of(["ipykernel"], Era(when=None, reason="now"), "3.11", uv=UV)
+    got = resolve_as_of(["pandas", "ipykernel"], Era(when=date(2019, 3, 2), reason="test"), "3.11", uv=UV)
+    assert pins(got)["ipykernel"] == pins(latest)["ipykernel"]
+    assert pins(got)["pandas"] == Version("1.5.0")

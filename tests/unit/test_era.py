@@ -190,3 +190,9 @@ def test_simple_json_pages_and_uv_errors_are_read():
                "Because only python-dateutil<=2.8.0 is available and pandas>=1.5.0 depends on\n"
                "python-dateutil>=2.8.1, we can conclude")
     assert blocked_packages(message) == [("pandas", ""), ("python-dateutil", ">=2.8.1")]
+
+
+def test_current_packages_get_todays_cut_off():
+    era = Era(when=date(2019, 3, 2), reason="r")
+    args = uv_arguments(era, [], current=["IPyKernel"], now=t("2026-11-30T12:00:00"))
+    assert args == ["--exclude-newer", "2019-03-03T00:00:00Z", "--exclude-newer-package", "ipykernel=2026-11-30T12:00:00Z"]
