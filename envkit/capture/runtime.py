@@ -41,10 +41,23 @@ def load_runtime_rules() -> tuple[dict[str, Any], ...]:
     return tuple(json.loads(TABLE.read_text(encoding="utf-8"))["rules"])
 
 
-@lru_cache(maxsize=1)
-def _names() -> re.Pattern[str]:
-    names = sorted({r["name"] for r in load_runtime_rules()} | {r.get("value", "") for r in load_runtime_rules()} - {""})
-    return re.compile(r"\b(" + "|".join(re.escape(n) for n in names) + r")\b")
+def _text_pattern(rule: dict[str, Any]) -> str:
+    """What the rule's call looks like as text: most cells fail this and are never parsed."""
+    name = re.escape(rule["name"])
+    if rule["match"] == "attribute":
+        return rf"\.{name}\b"
+    if rule["match"] == "keyword":
+        value = rule["value"]
+        shown = re.escape(value) if isinstance(value, str) else re.escape(repr(value))
+        return rf"\b{name}\s*=\s*['\"]?{shown}"
+    if rule["match"] in {"url", "model"}:
+        return rf"\b{name}\s*\(\s*[rbuf]?['\"]"
+    return rf"\b{name}\s*\("
+
+
+@lru_cache(maxsize=64)
+def _prefilter(patterns: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile("|".join(patterns))
 
 
 def applicable(imported: Iterable[str]) -> list[dict[str, Any]]:
@@ -55,45 +68,61 @@ def applicable(imported: Iterable[str]) -> list[dict[str, Any]]:
             if have & set(r["after"])]
 
 
-def runtime_needs(source: str, rules: list[dict[str, Any]]) -> list[RuntimeNeed]:
-    """The run-time needs of one cell under ``rules`` (from ``applicable``); unparsable cells give none."""
-    if not rules or not _names().search(source):
+def prefilter(rules: list[dict[str, Any]]) -> re.Pattern[str]:
+    """One pattern for ``rules``: a cell it does not match needs no parse."""
+    return _prefilter(tuple(sorted({_text_pattern(r) for r in rules})))
+
+
+def runtime_needs(source: str, rules: list[dict[str, Any]], *, tree: ast.Module | None = None,
+                  pattern: re.Pattern[str] | None = None) -> list[RuntimeNeed]:
+    """The run-time needs of one cell under ``rules`` (from ``applicable``); unparsable cells give none.
+
+    ``tree`` is the cell already parsed (``source`` then is the code it was parsed from);
+    ``pattern`` is ``prefilter(rules)``, computed once per notebook.
+    """
+    if not rules or not (pattern or prefilter(rules)).search(source):
         return []
-    try:
+    if tree is None:
         try:
-            tree = ast.parse(source)
-        except (SyntaxError, ValueError):
-            tree = ast.parse(transform(source))
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return []
+            try:
+                tree = ast.parse(source)
+            except (SyntaxError, ValueError):
+                source = transform(source)
+                tree = ast.parse(source)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return []
     lines = source.splitlines()
+    by_name: dict[str, list[dict[str, Any]]] = {}
+    for rule in rules:
+        by_name.setdefault(rule["name"], []).append(rule)
     found: list[RuntimeNeed] = []
-    parents: dict[int, ast.AST] = {}
-    for node in ast.walk(tree):
-        for child in ast.iter_child_nodes(node):
-            parents[id(child)] = node
-    for node in ast.walk(tree):
-        for rule in rules:
-            found.extend(_match(rule, node, parents, lines))
+    not_styler: set[int] = set()
+    for node in ast.walk(tree):  # breadth first: a parent is seen before its children
+        if isinstance(node, ast.Attribute):
+            if node.attr in _NOT_STYLER and isinstance(node.value, ast.Attribute):
+                not_styler.add(id(node.value))
+            for rule in by_name.get(node.attr, ()):
+                if rule["match"] == "attribute" and id(node) not in not_styler:
+                    found.extend(_needs(rule, rule["needs"], _line(lines, node), after=rule["after"][0]))
+        elif isinstance(node, ast.Call):
+            func = node.func
+            called = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+            candidates = [r for r in by_name.get(called, ()) if r["match"] in {"call", "url", "model"}]
+            candidates += [r for kw in node.keywords if kw.arg for r in by_name.get(kw.arg, ())
+                           if r["match"] == "keyword"]
+            for rule in candidates:
+                found.extend(_match(rule, node, lines))
     return list(dict.fromkeys(found))
 
 
-def _match(rule: dict[str, Any], node: ast.AST, parents: dict[int, ast.AST], lines: list[str]) -> list[RuntimeNeed]:
+def _match(rule: dict[str, Any], node: ast.Call, lines: list[str]) -> list[RuntimeNeed]:
     kind, name = rule["match"], rule["name"]
     line = _line(lines, node)
     after = rule["after"][0]
-    if kind == "attribute":
-        if not (isinstance(node, ast.Attribute) and node.attr == name):
-            return []
-        parent = parents.get(id(node))
-        if isinstance(parent, ast.Attribute) and parent.attr in _NOT_STYLER:
-            return []
-        return _needs(rule, rule["needs"], line, after=after)
-    if not isinstance(node, ast.Call):
-        return []
     if kind == "keyword":
         for kw in node.keywords:
-            if kw.arg == name and isinstance(kw.value, ast.Constant) and kw.value.value == rule["value"]:
+            if (kw.arg == name and isinstance(kw.value, ast.Constant) and kw.value.value == rule["value"]
+                    and type(kw.value.value) is type(rule["value"])):  # True is not 1
                 return _needs(rule, rule["needs"], line, after=after)
         return []
     func = node.func

@@ -18,7 +18,7 @@ from ..spec import Source
 from .local import LocalModules, forget_listings
 from .mapping import is_stdlib, load_rules
 from .pep723 import read_script_block
-from .runtime import applicable, runtime_needs
+from .runtime import applicable, prefilter, runtime_needs
 from .static import Findings, scan_cell
 
 _MAX_PARENTS = 3  # parent folders searched for local modules (notebooks/ beside src/ packages)
@@ -112,8 +112,11 @@ class Scan:
         rules = applicable(imported)
         if not rules:
             return
-        for cell, _ in cells:
-            for need in runtime_needs(cell.source, rules):
+        pattern = prefilter(rules)
+        for cell, found in cells:
+            if found.tree is None:  # not valid Python: nothing to match
+                continue
+            for need in runtime_needs(found.code, rules, tree=found.tree, pattern=pattern):
                 source = Source(kind="runtime", text=need.why, cell=cell.index, file=self._shown(label))
                 if need.model:  # the value carries what to do; the source why
                     self.needs.append(Need(kind="runtime-model", value=f"{need.distribution}\t{need.hint}",

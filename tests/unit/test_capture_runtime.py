@@ -83,3 +83,11 @@ def test_unparsable_cells_give_nothing_and_every_rule_is_well_formed():
     for rule in load_runtime_rules():
         assert rule["match"] in kinds and rule["after"] and rule["why"]
         assert rule.get("needs") or rule.get("schemes") or rule["match"] == "model"
+
+
+def test_scikit_learn_as_frame_needs_pandas(tmp_path):
+    result = capture(write(tmp_path, "from sklearn.datasets import load_iris", "iris = load_iris(as_frame=True)"))
+    pandas = result.spec.requirement("pandas")
+    assert pandas.optional and pandas.sources[0].text == "asks scikit-learn for as_frame=True (a pandas DataFrame)"
+    assert capture(write(tmp_path, "from sklearn.datasets import load_iris", "load_iris(as_frame=1)")
+                   ).spec.requirement("pandas") is None
