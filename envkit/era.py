@@ -45,9 +45,10 @@ _DISTRIBUTIONS = {"pd": "pandas", "np": "numpy", "sklearn": "scikit-learn", "mpl
                   "statsmodels": "statsmodels", "xgboost": "xgboost", "geopandas": "geopandas"}
 _NAME = "|".join(sorted((re.escape(k) for k in _DISTRIBUTIONS), key=len, reverse=True))
 _VERSION = r"(\d+\.\d+(?:\.\d+)?(?:(?:rc|a|b)\d+)?)"
-# "pandas 0.23.4", "numpy version: 1.16.2", "sklearn==0.20.1", "pd.__version__ = 0.24.2"
-_PRINTED = re.compile(rf"(?<![\w.-])({_NAME})(?:\.__version__)?\s*(?:version)?\s*(?:[:=]=?|is)?\s*'?v?{_VERSION}\b",
-                      re.I)
+# "pandas 0.23.4", "sklearn==0.20.1": three-part versions only ("numpy=42.0" is a tensor's repr)
+_PRINTED = re.compile(rf"(?<![\w.-])({_NAME})\s*(?:==|:|\s)\s*'?v?(\d+\.\d+\.\d+(?:(?:rc|a|b)\d+)?)\b", re.I)
+# "numpy version: 1.16", "pd.__version__ = 0.24.2": the word says it is a version
+_NAMED = re.compile(rf"(?<![\w.-])({_NAME})(?:\.__version__|\s+version)\s*(?:[:=]=?|is)?\s*'?v?{_VERSION}\b", re.I)
 _DUNDER = re.compile(r"\b(\w+)\.__version__\b")
 _BARE = re.compile(rf"^\s*'?{_VERSION}'?\s*$")
 _SITE = re.compile(r"python(\d)\.(\d+)/(?:site|dist)-packages/(\w+)")
@@ -227,7 +228,7 @@ def _output_text(output: Mapping[str, Any]) -> str:
 
 def _versions(text: str, source: str, cell: int) -> list[PrintedVersion]:
     out: list[PrintedVersion] = []
-    for name, version in _PRINTED.findall(text):
+    for name, version in _PRINTED.findall(text) + _NAMED.findall(text):
         out.append(PrintedVersion(distribution=_DISTRIBUTIONS[name.lower()], version=version, cell=cell))
     # `pd.__version__` alone in a cell: the output is the bare version
     bare = _BARE.match(text)

@@ -120,8 +120,12 @@ def test_version_as_bare_result_of_dunder_and_python_from_traceback_paths():
 
 
 def test_a_number_that_is_not_a_version_is_not_read_as_one():
-    nb = notebook(code("df.shape", result("(891, 12)")), code("print(x)", stream("pd 12 rows\n")))
+    nb = notebook(code("df.shape", result("(891, 12)")), code("print(x)", stream("pd 12 rows\n")),
+                  code("t", result("<tf.Tensor: shape=(), dtype=float32, numpy=42.0>")),
+                  code("v", stream("numpy 1.5 and np: 2.0\n")))
     assert read_clues(nb).versions == ()
+    named = notebook(code("print(np.__version__, 'numpy version: 1.16')", stream("numpy version: 1.16\n")))
+    assert [(v.distribution, v.version) for v in read_clues(named).versions] == [("numpy", "1.16")]
 
 
 def test_parse_as_of():
