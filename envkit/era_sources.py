@@ -1,4 +1,4 @@
-"""The I/O behind ``envkit.era``: git history, file times, and release data from the package index.
+"""The I/O behind ``envkit.era`` and ``envkit.releases``: git history, file times, and release data from the package index.
 
 ``era.py`` decides; this module only gathers. The index is read through the host's pip settings
 (``settings.pip_settings``: index URL and CA bundle), with the JSON form of the simple API
@@ -26,18 +26,9 @@ from packaging.utils import (
     parse_wheel_filename,
 )
 
-from .era import (
-    Era,
-    ForwardMove,
-    NotebookClues,
-    Release,
-    exclude_newer,
-    infer_era,
-    move_forward,
-    read_clues,
-    uv_arguments,
-)
+from .era import Era, NotebookClues, exclude_newer, infer_era, read_clues
 from .errors import PackageError
+from .releases import ForwardMove, Release, move_forward, uv_arguments
 from .settings import PipSettings, pip_settings
 
 _ACCEPT = "application/vnd.pypi.simple.v1+json"
@@ -176,7 +167,7 @@ def resolve_as_of(requirements: Iterable[str], era: Era, python: str, *, uv: str
 
     Each round resolves with wheels only (an sdist of an old release is what fails to build);
     a package uv reports as having no usable wheel, or too old for what a moved package depends
-    on, moves forward (``era.move_forward``) and the round repeats. When no package can move,
+    on, moves forward (``releases.move_forward``) and the round repeats. When no package can move,
     the era's cut-off itself moves to the newest move (the image's Python is younger than the
     notebook's world). The ``current`` packages (the kernel's) and everything they depend on
     resolve as of now. Raises ``PackageError`` with uv's last lines when nothing resolves.

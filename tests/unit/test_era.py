@@ -6,19 +6,9 @@ from datetime import date, datetime, timezone
 
 import pytest
 
-from envkit.era import (
-    Era,
-    ForwardMove,
-    Release,
-    exclude_newer,
-    infer_era,
-    installs_on,
-    move_forward,
-    parse_as_of,
-    read_clues,
-    uv_arguments,
-)
+from envkit.era import Era, exclude_newer, infer_era, parse_as_of, read_clues
 from envkit.era_sources import blocked_packages, parse_simple_json
+from envkit.releases import ForwardMove, Release, installs_on, move_forward, uv_arguments
 
 TODAY = date(2026, 11, 30)
 
