@@ -163,8 +163,14 @@ def run_one(src: Path, corpus: Path, scratch: Path, base_image: str, env: dict[s
         print(f"{rel}: retrying after: {_first_error(stderr)}", file=sys.stderr, flush=True)
     outcome.seconds = round(time.perf_counter() - start, 1)
     if not out.exists():
-        outcome.failure = ("build failed" if re.search(r"\bbuild", stderr, re.I) else "kernel or run failed")
-        outcome.failure += f": {_first_error(stderr)}"
+        # "built envkit/x:… in 80s" or "reused …": the image is there, the run failed
+        outcome.built = bool(re.search(r"^(built|reused) ", stderr, re.M))
+        if re.search(r"CellTimeoutError|timed out", stderr):
+            outcome.failure = "timeout (no output written)"
+        elif outcome.built:
+            outcome.failure = f"run failed: {_first_error(stderr)}"
+        else:
+            outcome.failure = f"build failed: {_first_error(stderr)}"
         return outcome
     outcome.built = True
     executed = json.loads(out.read_text(encoding="utf-8"))
