@@ -63,9 +63,11 @@ def _prefilter(patterns: tuple[str, ...]) -> re.Pattern[str]:
 def applicable(imported: Iterable[str]) -> list[dict[str, Any]]:
     """The rules whose enabling package is among the notebook's imported top-level modules."""
     have = set(imported)
-    # "after" narrowed to what is imported, so the reason names it (geopandas, not pandas)
+    # "after" narrowed to what is imported, so the reason names it (geopandas, not pandas).
+    # A rule whose packages the notebook imports anyway (matplotlib for .plot()) adds nothing:
+    # skipping it spares parsing most plotting cells.
     return [dict(r, after=[a for a in r["after"] if a in have]) for r in load_runtime_rules()
-            if have & set(r["after"])]
+            if have & set(r["after"]) and not (r.get("needs") and set(r["needs"]) <= have)]
 
 
 def prefilter(rules: list[dict[str, Any]]) -> re.Pattern[str]:

@@ -34,7 +34,8 @@ def test_a_geopandas_plot_adds_matplotlib_as_optional_with_its_cell(tmp_path):
 def test_an_import_of_matplotlib_keeps_it_required(tmp_path):
     result = capture(write(tmp_path, "import pandas as pd\nimport matplotlib.pyplot as plt", "pd.Series([1]).plot()"))
     mpl = result.spec.requirement("matplotlib")
-    assert not mpl.optional and {s.kind for s in mpl.sources} == {"import", "runtime"}
+    assert not mpl.optional and {s.kind for s in mpl.sources} == {"import"}
+    assert not any(r["name"] == "plot" for r in applicable({"pandas", "matplotlib"}))
 
 
 def test_no_enabling_import_no_need(tmp_path):
