@@ -37,7 +37,8 @@ NOISE: tuple[tuple[re.Pattern[str], str], ...] = (
      "<date>"),
     (re.compile(r"\[[\d:]+<[\d:?]+"), "[<elapsed>"),  # tqdm's [elapsed<remaining, rate]
     (re.compile(r"\d+(\.\d+)?\s?(it/s|s/it)"), "<rate>"),
-    (re.compile(r"\b\d+(\.\d+)?(e-?\d+)?\s?(ns|µs|us|ms|s|sec|secs|seconds|min)\b"), "<duration>"),
+    # IPython's %time prints "sys: 1e+03 ns" when the value rounds to a power of ten
+    (re.compile(r"\b\d+(\.\d+)?(e[-+]?\d+)?\s?(ns|µs|us|ms|s|sec|secs|seconds|min)\b"), "<duration>"),
     (re.compile(r"[ \t]+$", re.M), ""),
 )
 # matplotlib's repr of a figure: its size in pixels depends on the default DPI of the version.

@@ -88,3 +88,9 @@ def test_raised_cells_and_stored_outputs():
     [raised] = raised_cells(cells)
     assert raised.cell == 3 and raised.describe() == "cell 3: AttributeError: module 'pandas' has no attribute 'read_csv_old'"
     assert has_stored_outputs(cells) and not has_stored_outputs([code(), code()])
+
+
+def test_time_magic_durations_in_exponent_form():
+    stored = "CPU times: user 7.93 ms, sys: 2.2 ms, total: 10.1 ms\nWall time: 10.2 ms"
+    new = "CPU times: user 3 µs, sys: 1e+03 ns, total: 4 µs\nWall time: 6.91 µs"
+    assert normalize_text(stored) == normalize_text(new)
