@@ -1,7 +1,7 @@
 """Reviving notebooks nobody here wrote: the default path notebook → image → ``envkit run``.
 
     python benchmarks/revive.py [CORPUS] [--limit N] [--base-image IMAGE] [--envkit-src DIR]
-                                [--notebook PATH ...] [--json OUT] [--keep]
+                                [--notebook PATH ...] [--json OUT] [--outputs DIR] [--keep]
 
 CORPUS defaults to ``../shared/corpus`` next to the repository. Notebooks are picked in a fixed
 order (round robin over the repositories) among those that need no network, data download,
@@ -249,6 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", default="")
     parser.add_argument("--title", default="revive")
     parser.add_argument("--keep", action="store_true", help="keep the images (default: removed)")
+    parser.add_argument("--outputs", default="", help="copy the executed notebooks here (to score them again)")
     args = parser.parse_args(argv)
     corpus = Path(args.corpus).resolve()
     if not corpus.is_dir():
@@ -268,6 +269,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(json.dumps(asdict(outcome)), file=sys.stderr, flush=True)
                 outcomes.append(outcome)
         finally:
+            if args.outputs and (Path(tmp) / "out").is_dir():
+                shutil.copytree(Path(tmp) / "out", args.outputs, dirs_exist_ok=True)
             if not args.keep:
                 print(f"removed {cleanup(label)} images labelled {label}", file=sys.stderr)
     print(report(outcomes, args.title))
