@@ -84,11 +84,24 @@ def normalize_text(text: str, *, strict: bool = False) -> str:
 
 
 def is_warning_only(text: str) -> bool:
-    """True for stderr text made only of Python warnings (a header line and its indented source line)."""
+    """True for stderr text made only of Python warnings.
+
+    ``warnings`` prints ``file:line: Category: message`` (the message may run over several
+    lines, as pandas' SettingWithCopyWarning does) and then the indented source line; after
+    that source line only a new warning may follow.
+    """
     lines = [line for line in text.splitlines() if line.strip()]
     if not lines or not _WARNING_HEADER.match(lines[0]):
         return False
-    return all(_WARNING_HEADER.match(line) or line[:1] in {" ", "\t"} for line in lines)
+    closed = False  # the current warning's source line has been printed
+    for line in lines:
+        if _WARNING_HEADER.match(line):
+            closed = False
+        elif line[:1] in {" ", "\t"}:
+            closed = True
+        elif closed:
+            return False
+    return True
 
 
 def _join(value: Any) -> str:

@@ -94,3 +94,12 @@ def test_time_magic_durations_in_exponent_form():
     stored = "CPU times: user 7.93 ms, sys: 2.2 ms, total: 10.1 ms\nWall time: 10.2 ms"
     new = "CPU times: user 3 µs, sys: 1e+03 ns, total: 4 µs\nWall time: 6.91 µs"
     assert normalize_text(stored) == normalize_text(new)
+
+
+def test_a_multi_line_warning_message_is_still_a_warning():
+    pandas = ("/tmp/ipykernel_7/123.py:3: SettingWithCopyWarning: \nA value is trying to be set on a copy of a slice"
+              " from a DataFrame.\nTry using .loc[row_indexer,col_indexer] = value instead\n\nSee the caveats in"
+              " the documentation\n  df['a'] = 1\n")
+    assert is_warning_only(pandas)
+    assert is_warning_only(pandas + WARNING)
+    assert not is_warning_only(pandas + "printed by the cell\n")
