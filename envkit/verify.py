@@ -37,8 +37,9 @@ NOISE: tuple[tuple[re.Pattern[str], str], ...] = (
      "<date>"),
     (re.compile(r"\[[\d:]+<[\d:?]+"), "[<elapsed>"),  # tqdm's [elapsed<remaining, rate]
     (re.compile(r"\d+(\.\d+)?\s?(it/s|s/it)"), "<rate>"),
-    # IPython's %time prints "sys: 1e+03 ns" when the value rounds to a power of ten
-    (re.compile(r"\b\d+(\.\d+)?(e[-+]?\d+)?\s?(ns|µs|us|ms|s|sec|secs|seconds|min)\b"), "<duration>"),
+    # IPython's %time prints "sys: 1e+03 ns" when the value rounds to a power of ten, and its
+    # microseconds with the micro sign (U+00B5) or the Greek mu (U+03BC) depending on the version
+    (re.compile(r"\b\d+(\.\d+)?(e[-+]?\d+)?\s?(ns|\u00b5s|\u03bcs|us|ms|s|sec|secs|seconds|min)\b"), "<duration>"),
     (re.compile(r"[ \t]+$", re.M), ""),
 )
 # matplotlib's repr of a figure: its size in pixels depends on the default DPI of the version.

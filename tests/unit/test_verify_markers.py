@@ -103,3 +103,7 @@ def test_a_multi_line_warning_message_is_still_a_warning():
     assert is_warning_only(pandas)
     assert is_warning_only(pandas + WARNING)
     assert not is_warning_only(pandas + "printed by the cell\n")
+
+
+def test_microseconds_with_either_mu():
+    assert normalize_text("sys: 295 \u03bcs") == normalize_text("sys: 2.2 ms") == normalize_text("sys: 12 \u00b5s")
