@@ -12,41 +12,14 @@ from __future__ import annotations
 import asyncio
 import atexit
 import copy
-import difflib
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .errors import Interrupted, KernelError, NotebookError, UsageError
 from .events import Done, Note, Progress, Step, emit
-
-# (pattern, replacement) applied to every text output before comparing.
-NOISE: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"^.*per loop \(mean ± std\. dev\. of .*\)$", re.M), "<timeit>"),
-    (re.compile(r"0x[0-9a-fA-F]{4,}"), "0x…"),
-    (re.compile(r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?"), "<datetime>"),
-    (re.compile(r"\b\d{4}-\d{2}-\d{2}\b"), "<date>"),
-    (re.compile(r"\b\d{1,2}:\d{2}:\d{2}(\.\d+)?\b"), "<time>"),
-    (re.compile(r"\b(Mon|Tue|Wed|Thu|Fri|Sat|Sun) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) +\d+\b"),
-     "<date>"),
-    (re.compile(r"\[[\d:]+<[\d:?]+"), "[<elapsed>"),  # tqdm's [elapsed<remaining, rate]
-    (re.compile(r"\d+(\.\d+)?\s?(it/s|s/it)"), "<rate>"),
-    (re.compile(r"\b\d+(\.\d+)?(e-?\d+)?\s?(ns|µs|us|ms|s|sec|secs|seconds|min)\b"), "<duration>"),
-    (re.compile(r"[ \t]+$", re.M), ""),
-)
-TEXT_TYPES = ("text/plain", "text/html", "text/markdown", "text/latex", "application/json",
-              "application/javascript", "image/svg+xml")
-WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
-
-
-@dataclass(frozen=True, kw_only=True)
-class CellDiff:
-    """A code cell whose outputs did not reproduce: 1-based index over all cells, and a diff."""
-
-    cell: int
-    diff: str
+from .verify import CellDiff, compare_cells, normalize_outputs, normalize_text  # noqa: F401 (kept importable from run)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -63,66 +36,6 @@ class RunResult:
     @property
     def reproduced(self) -> bool:
         return not self.differences
-
-
-def normalize_text(text: str) -> str:
-    """``text`` with run-to-run noise replaced by placeholders."""
-    for pattern, repl in NOISE:
-        text = pattern.sub(repl, text)
-    return text
-
-
-def _join(value: Any) -> str:
-    return "".join(value) if isinstance(value, list) else str(value)
-
-
-def normalize_outputs(outputs: list[dict[str, Any]]) -> list[str]:
-    """One comparable text per output: streams merged by name, data by MIME type, errors by name."""
-    out: list[str] = []
-    last_stream = None
-    for o in outputs:
-        kind = o.get("output_type")
-        if kind == "stream":
-            # ipykernel may split one print across messages differently on each run.
-            text = _join(o.get("text", ""))
-            if last_stream == o.get("name"):
-                out[-1] += text
-            else:
-                out.append(text)
-                last_stream = o.get("name")
-            continue
-        last_stream = None
-        if kind == "error":
-            out.append(f"error {o.get('ename')}: {o.get('evalue')}")
-        elif kind in ("execute_result", "display_data"):
-            parts = []
-            for mime, value in sorted((o.get("data") or {}).items()):
-                if mime == WIDGET_VIEW:
-                    parts.append(f"{mime}: <widget>")
-                elif mime in TEXT_TYPES or mime.startswith("text/"):
-                    text = value if isinstance(value, str | list) else json.dumps(value, sort_keys=True)
-                    parts.append(f"{mime}: {_join(text)}")
-                else:
-                    # Binary renderings (PNG plots) embed encoder versions and timestamps.
-                    parts.append(f"{mime}: <binary>")
-            out.append(f"{kind}\n" + "\n".join(parts))
-    stream_prefixed = [normalize_text(t) for t in out]
-    return stream_prefixed
-
-
-def compare_cells(stored: list[dict[str, Any]], executed: list[dict[str, Any]]) -> list[CellDiff]:
-    """Cell-by-cell differences between two cell lists of the same notebook (code cells only)."""
-    diffs = []
-    for index, (old, new) in enumerate(zip(stored, executed, strict=True), start=1):
-        if old.get("cell_type") != "code":
-            continue
-        a = normalize_outputs(old.get("outputs", []))
-        b = normalize_outputs(new.get("outputs", []))
-        if a != b:
-            lines = difflib.unified_diff("\n".join(a).splitlines(), "\n".join(b).splitlines(),
-                                         "stored", "new", lineterm="", n=1)
-            diffs.append(CellDiff(cell=index, diff="\n".join(list(lines)[:40])))
-    return diffs
 
 
 class _Tracker:

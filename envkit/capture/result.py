@@ -89,6 +89,14 @@ def assemble(scan: Scan, *, mapper: Mapper | None = None) -> CaptureResult:
             elif (req.specifier, req.url) != (first.specifier, first.url) and (req.specifier or req.url):
                 notes.append(f"{req.name}: installed as {first.pep508()!r} and as {req.pep508()!r}; kept the first")
             continue
+        if need.kind == "runtime":  # a distribution already (runtime_needs.json names them)
+            guessed.setdefault(need.value, []).append((need.source, True))
+            sources.setdefault(need.value, []).append(need.source)
+            continue
+        if need.kind == "runtime-model":  # a spaCy model: a package of its own, not on the index
+            model, _, hint = need.value.partition("\t")
+            unresolved.setdefault(model, (hint or need.source.text, []))[1].append(need.source)
+            continue
         mapped = mapper.map(need.value)
         if mapped.kind in {"dist"}:
             guessed.setdefault(mapped.name, []).append((need.source, need.optional))

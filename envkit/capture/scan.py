@@ -18,6 +18,7 @@ from ..spec import Source
 from .local import LocalModules, forget_listings
 from .mapping import is_stdlib, load_rules
 from .pep723 import read_script_block
+from .runtime import applicable, prefilter, runtime_needs
 from .static import Findings, scan_cell
 
 _MAX_PARENTS = 3  # parent folders searched for local modules (notebooks/ beside src/ packages)
@@ -25,7 +26,7 @@ _MAX_PARENTS = 3  # parent folders searched for local modules (notebooks/ beside
 
 @dataclass(frozen=True, kw_only=True)
 class Need:
-    """One thing the code asks for. ``kind``: import, install, load_ext, pep723, magic."""
+    """One thing the code asks for. ``kind``: import, install, load_ext, pep723, magic, runtime(-model)."""
 
     kind: str
     value: str  # a module name (import/load_ext/magic) or a PEP 508 string (install/pep723)
@@ -102,6 +103,26 @@ class Scan:
                     continue
             self._pep723(cell.source, cell.index, label)
             self._findings(found, cell=cell.index, base=path.parent, local=local, file=None, label=label)
+        self._runtime(cells, label)
+
+    def _runtime(self, cells: list, label: str) -> None:
+        """Calls whose packages no import names (``runtime.py``), once the enabling import is seen."""
+        imported = {use.module.split(".")[0] for _, found in cells for use in found.imports
+                    if use.module and not use.level}
+        rules = applicable(imported)
+        if not rules:
+            return
+        pattern = prefilter(rules)
+        for cell, found in cells:
+            if found.tree is None:  # not valid Python: nothing to match
+                continue
+            for need in runtime_needs(found.code, rules, tree=found.tree, pattern=pattern):
+                source = Source(kind="runtime", text=need.why, cell=cell.index, file=self._shown(label))
+                if need.model:  # the value carries what to do; the source why
+                    self.needs.append(Need(kind="runtime-model", value=f"{need.distribution}\t{need.hint}",
+                                           source=source))
+                else:
+                    self.needs.append(Need(kind="runtime", value=need.distribution, source=source, optional=True))
 
     def _shown(self, label: str) -> str | None:
         """In a scan of several notebooks a cell number needs its notebook's name."""

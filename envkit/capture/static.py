@@ -54,6 +54,9 @@ class Findings:
     sys_paths: list[str] = field(default_factory=list)
     magics: list[tuple[str, str]] = field(default_factory=list)  # other line magics (name, line)
     error: str | None = None
+    # the parsed cell, kept for the run-time needs pass (runtime.py) so it is parsed once
+    tree: ast.Module | None = field(default=None, repr=False, compare=False)
+    code: str = field(default="", repr=False, compare=False)
 
     def extend(self, other: Findings) -> None:
         for name in ("imports", "installs", "load_ext", "runs", "run_modules", "writes", "sys_paths", "magics"):
@@ -85,12 +88,13 @@ def scan_cell(source: str, *, ipython: bool = True) -> Findings:
         found.imports = _salvage_imports(code)
         return found
     if not _INTERESTING.search(code):  # nothing to find: skip the walk, the bulk of the time
-        return Findings()
+        return Findings(tree=tree, code=code)
     walker = _Walker(code)
     try:
         walker.visit(tree)
     except RecursionError:
         walker.found.error = "too deeply nested to read"
+    walker.found.tree, walker.found.code = tree, code
     return walker.found
 
 
