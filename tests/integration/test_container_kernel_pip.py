@@ -85,6 +85,8 @@ def test_pip_installs_into_the_kernels_environment_whoever_runs_it(kernel, user)
     assert status == "ok" and not bad and "six 1.16.0" in out["stdout"], (out, bad)
     status, out, bad = run_code(kc, "%uv pip install iniconfig==2.0.0\nimport iniconfig\nprint('ini', iniconfig.__file__)")
     assert status == "ok" and not bad and "ini /opt/envkit/venv/" in out["stdout"], (out, bad)
+    status, out, bad = run_code(kc, "!uv pip install tomli==2.0.1\nimport tomli\nprint('tomli', tomli.__file__)")
+    assert status == "ok" and not bad and "tomli /opt/envkit/venv/" in out["stdout"], (out, bad)
 
 
 def test_envkit_magics_load_in_the_container(kernel):
