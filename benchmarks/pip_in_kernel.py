@@ -87,12 +87,14 @@ def host_km() -> KernelManager:
     return KernelManager(kernel_name="host", kernel_spec_manager=OneSpecManager("host", spec))
 
 
-def built_image(base: str) -> str:
+def built_image(base: str) -> tuple[str, tuple[str, ...]]:
+    """A tiny image built here: its id and its tags (removed again at the end)."""
     from support.build import tiny_spec
 
     from envkit.build import BuildOptions, build_spec
 
-    return build_spec(tiny_spec(), options=BuildOptions(base_image=base, tag="envkit/pip-bench:latest")).image.id
+    result = build_spec(tiny_spec(), options=BuildOptions(base_image=base, tag="envkit/pip-bench:latest"))
+    return result.image.id, result.tags
 
 
 def main() -> None:
@@ -103,12 +105,18 @@ def main() -> None:
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--no-docs", action="store_true")
     args = p.parse_args()
-    image = args.image or built_image(args.base_image)
-    with tempfile.TemporaryDirectory() as work:
-        os.chmod(work, 0o777)
-        container = timed_installs(kernel_manager(KernelOptions(image=image), asynchronous=False),
-                                   args.package, args.runs, work)
-        host = timed_installs(host_km(), args.package, args.runs, work)
+    image, tags = (args.image, ()) if args.image else built_image(args.base_image)
+    try:
+        with tempfile.TemporaryDirectory() as work:
+            os.chmod(work, 0o777)
+            container = timed_installs(kernel_manager(KernelOptions(image=image), asynchronous=False),
+                                       args.package, args.runs, work)
+            host = timed_installs(host_km(), args.package, args.runs, work)
+    finally:
+        from envkit.engine import api
+
+        for tag in tags:  # only what this script built
+            api().remove_image(tag, noprune=False)
     c, h = statistics.median(container), statistics.median(host)
     lines = [f"`%pip install {args.package}`, median of {args.runs} (uninstalled before each):",
              f"container kernel (uv through envkit's pip shim) {c:.2f} s; host kernel (pip) {h:.2f} s; "
