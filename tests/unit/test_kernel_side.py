@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from pathlib import Path
 
@@ -91,3 +92,16 @@ def test_kernel_side_is_in_the_context_after_the_packages():
     assert all(context.files[name] == data for name, data in files.items())
     text = context.dockerfile
     assert text.index("COPY layer/") < text.index("COPY kernel/") < text.index("dev.envkit.build-key=")
+
+
+def test_pip_main_called_in_a_kernel_runs_uv_as_a_child(pip_shim, tmp_path, monkeypatch):
+    # pip.main([...]) from a notebook must not replace the kernel's process
+    seen = tmp_path / "seen.txt"
+    fake = tmp_path / "uv"
+    fake.write_text(f'#!/bin/sh\necho "$UV_NO_PROGRESS $*" > {seen}\nexit 3\n')
+    fake.chmod(0o755)
+    monkeypatch.setattr(pip_shim, "uv_binary", lambda: str(fake))
+    monkeypatch.delenv("UV_NO_PROGRESS", raising=False)
+    assert pip_shim.main(["install", "--no-cache-dir", "six"]) == 3
+    assert seen.read_text().split() == ["1", "pip", "install", "--python", sys.executable, "six"]
+    assert "UV_NO_PROGRESS" not in os.environ

@@ -60,8 +60,12 @@ def translate(argv, python):
     return ["pip", command, "--python", python, *out], None
 
 
-def main(argv=None):
-    """Run pip's command through uv (replaces this process); 1 with a message when it cannot."""
+def main(argv=None, replace=False):
+    """Run pip's command through uv; its exit status, or 1 with a message when it cannot.
+
+    ``python -m pip`` replaces its process (``replace``); called in a kernel (``pip.main([...])``,
+    as old notebooks do) uv runs as a child, so the kernel lives on.
+    """
     uv_args, message = translate(sys.argv[1:] if argv is None else argv, sys.executable)
     if message:
         print(message, file=sys.stderr)
@@ -71,6 +75,10 @@ def main(argv=None):
         print("pip: uv is not in this image (envkit installs it in <prefix>/installer)", file=sys.stderr)
         return 1
     # A terminal's progress bars become pages of carriage returns in a notebook's output.
-    os.environ.setdefault("UV_NO_PROGRESS", "1")
-    os.execv(uv, [uv, *uv_args])
-    return 0  # not reached
+    env = dict(os.environ)
+    env.setdefault("UV_NO_PROGRESS", "1")
+    if replace:
+        os.execve(uv, [uv, *uv_args], env)
+    import subprocess
+
+    return subprocess.call([uv, *uv_args], env=env)

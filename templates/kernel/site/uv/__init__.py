@@ -17,15 +17,19 @@ def uv_binary():
     return own if os.access(own, os.X_OK) else shutil.which("uv")
 
 
-def main(argv=None):
-    """Run uv with ``argv`` (replaces this process)."""
+def main(argv=None, replace=False):
+    """Run uv with ``argv``: in place of this process (``python -m uv``) or as a child."""
     uv = uv_binary()
     if uv is None:
         print("uv: not in this image (envkit installs it in <prefix>/installer)", file=sys.stderr)
         return 1
+    env = dict(os.environ, UV_PYTHON=sys.executable)
     if sys.prefix != sys.base_prefix:  # this environment, whatever VIRTUAL_ENV the caller had
-        os.environ["VIRTUAL_ENV"] = sys.prefix
-    os.environ["UV_PYTHON"] = sys.executable
-    os.environ.setdefault("UV_NO_PROGRESS", "1")
-    os.execv(uv, [uv, *(sys.argv[1:] if argv is None else argv)])
-    return 0  # not reached
+        env["VIRTUAL_ENV"] = sys.prefix
+    env.setdefault("UV_NO_PROGRESS", "1")
+    uv_args = sys.argv[1:] if argv is None else argv
+    if replace:
+        os.execve(uv, [uv, *uv_args], env)
+    import subprocess
+
+    return subprocess.call([uv, *uv_args], env=env)

@@ -2,4 +2,4 @@ import sys
 
 from uv import main
 
-sys.exit(main())
+sys.exit(main(replace=True))
