@@ -72,7 +72,8 @@ def _image_user(image_id: str) -> str:
     """The image's ``USER`` when it is on this engine, else envkit's (every envkit image has it)."""
     from .engine.images import inspect_image
 
-    return str(((inspect_image(image_id) or {}).get("Config") or {}).get("User") or "envkit") if image_id else "envkit"
+    info = inspect_image(image_id) if image_id else None
+    return (info.user if info else "") or "envkit"
 
 
 def export_devcontainer(path: str | os.PathLike[str], folder: str | os.PathLike[str]) -> DevcontainerExport:

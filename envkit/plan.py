@@ -30,6 +30,9 @@ LAYER_DIR = f"{PREFIX}/layer"
 UV_VERSION = "0.13.9"
 CA_NAME = "ca-certificates.crt"
 KERNEL_PACKAGE = "ipykernel"
+# What an image of a spec holds besides its packages; bumped when that changes, so an image of
+# an older layout is rebuilt, not reused (2: the kernel side, templates/kernel).
+IMAGE_LAYOUT = 2
 # The image's user when nothing chose one (``envkit.build`` applies ``settings.default_uid``
 # before planning; pure callers such as the golden tests get this).
 FALLBACK_UID = 1000
@@ -72,9 +75,9 @@ def options_key(spec: EnvSpec, options: BuildOptions) -> str:
 
 
 def build_key(spec: EnvSpec, options: BuildOptions) -> str:
-    """What makes two builds interchangeable: spec digest, base image, uid and platform."""
+    """What makes two builds interchangeable: spec digest, base image, uid, platform and image layout."""
     return sha256_digest({"spec": spec.digest(), "base": base_image_for(spec, options),
-                          "uid": image_uid(options), "platform": options.platform})
+                          "uid": image_uid(options), "platform": options.platform, "layout": IMAGE_LAYOUT})
 
 
 # ---- tags --------------------------------------------------------------------------------

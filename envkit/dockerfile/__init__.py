@@ -49,6 +49,7 @@ def render(plan: BuildPlan, *, wheels: Mapping[str, bytes] | None = None,
         f"{directory}/requirements.txt": plan.install.requirements.encode(),
         f"{directory}/run.txt": command.encode() + b"\n",
     }
+    files.update(kernel_side_files())
     if plan.base_layer is not None:
         files["layer/requirements.txt"] = plan.base_layer.requirements
         files["layer/run.txt"] = plan.base_layer.command.encode() + b"\n"
@@ -79,6 +80,15 @@ def render(plan: BuildPlan, *, wheels: Mapping[str, bytes] | None = None,
     return BuildContext(dockerfile=text, files=files, plan=plan)
 
 
+def kernel_side_files() -> dict[str, bytes]:
+    """The kernel's side of envkit in the image (``templates/kernel``): pip and uv shims, the stand-in
+    ``envkit`` for ``%load_ext envkit``. Keyed ``kernel/<path>``; bytecode caches left out."""
+    root = packaged_templates() / "kernel"
+    return {f"kernel/{path.relative_to(root).as_posix()}": path.read_bytes()
+            for path in sorted(root.rglob("*"))
+            if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc"}
+
+
 def render_context(spec: EnvSpec, lock: Lock | None, options: BuildOptions, *, notebook: str = "",
                    pip: PipSettings | None = None, wheels: Mapping[str, bytes] | None = None,
                    base_layer: BaseLayer | None = None, extra_labels: Mapping[str, str] | None = None,
@@ -99,5 +109,5 @@ def render_dockerfile(spec: EnvSpec, lock: Lock | None, options: BuildOptions, *
 
 
 __all__ = ["BuildContext", "CA_NAME", "InstallPlan", "LAYER_DIR", "LOCK_FILE", "PREFIX", "UV_VERSION", "VENV",
-           "context_digest", "context_tar", "packaged_templates", "render", "render_context", "render_dockerfile",
-           "render_template"]
+           "context_digest", "context_tar", "kernel_side_files", "packaged_templates", "render", "render_context",
+           "render_dockerfile", "render_template"]

@@ -37,13 +37,15 @@ def test_build_writes_lock_and_image_into_the_notebook(env_image, base_image, tm
 
 def test_dry_run_and_dockerfile_build_nothing(base_image, tmp_path, capsys, engine):
     nb = tiny_notebook(tmp_path / "dry.ipynb", spec=tiny_spec("six", "idna"))
-    images_before = {i.id for i in engine.images.list()}
+    # Only what this run could have made counts: other sessions may build on a shared engine.
+    ours = {"label": f"dev.envkit.test-run={TEST_RUN}"}
+    images_before = {i.id for i in engine.images.list(all=True, filters=ours)}
     assert main(["build", str(nb), "--base-image", base_image, "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert f"FROM {base_image}" in out and "requirements.txt" in out and "freeze.py" in out
     assert main(["dockerfile", str(nb), "--base-image", base_image]) == 0
     assert f"FROM {base_image}" in capsys.readouterr().out
-    assert {i.id for i in engine.images.list()} == images_before
+    assert {i.id for i in engine.images.list(all=True, filters=ours)} == images_before
     assert read_notebook(nb).envkit().lock is None
 
 

@@ -22,6 +22,7 @@ from support.share_image import SharedImage, notebook_for, share_image  # noqa: 
 from envkit.build import BuildOptions, image_tags, notebook_label
 from envkit.cli import main
 from envkit.engine import registry as engine_registry
+from envkit.engine.images import inspect_image, tag_image
 
 pytestmark = [pytest.mark.docker]
 
@@ -98,7 +99,7 @@ def _refused(engine, archive: Path, capsys, image: SharedImage, *, gone: bool = 
     assert archive.name in first and "refused" in first, err
     assert _unchanged(before, _tags(engine)) == []
     if gone:
-        assert engine_registry.inspect(image.image_id) is None  # nothing was loaded
+        assert inspect_image(image.image_id) is None  # nothing was loaded
     assert not dest.exists()  # nor the notebook restored
     return first
 
@@ -118,7 +119,7 @@ def test_a_genuine_archive_loads_untagged_and_gets_only_the_content_tag(engine, 
     assert new == {content}
     assert _unchanged(before, after) == []
     assert (tmp_path / "imported.ipynb").read_bytes() == nb.read_bytes()
-    engine_registry.tag(share_image.image_id, *share_image.tag.split(":"))  # for the other tests
+    tag_image(share_image.image_id, share_image.tag)  # for the other tests
 
 
 def test_an_archive_retagged_to_a_base_image_moves_no_tag(engine, share_image, base_image, exported, tmp_path,
@@ -143,7 +144,7 @@ def test_an_archive_retagged_to_a_base_image_moves_no_tag(engine, share_image, b
     assert share_image.tag not in after
     assert _unchanged(before, after) == []
     capsys.readouterr()
-    engine_registry.tag(share_image.image_id, *share_image.tag.split(":"))
+    tag_image(share_image.image_id, share_image.tag)
 
 
 def test_an_archive_carrying_another_image_is_refused(engine, share_image, base_image, exported, tmp_path, capsys):
@@ -155,16 +156,15 @@ def test_an_archive_carrying_another_image_is_refused(engine, share_image, base_
     tampered = _write(tmp_path / "swapped.envkit.tar", swapped)
     first = _refused(engine, tampered, capsys, share_image)
     assert "not the" in first and share_image.image_id[:19] in first
-    engine_registry.tag(*_restore(engine, archive, share_image))
+    tag_image(*_restore(engine, archive, share_image))
 
 
-def _restore(engine, archive: Path, image: SharedImage) -> tuple[str, str, str]:
-    """Bring the share image back from the genuine archive; (id, repository, tag) to re-tag it."""
+def _restore(engine, archive: Path, image: SharedImage) -> tuple[str, str]:
+    """Bring the share image back from the genuine archive; (id, tag) to re-tag it."""
     from envkit.share import import_archive
 
     import_archive(archive, dest=archive.parent / "restore")
-    repo, tag = image.tag.split(":")
-    return image.image_id, repo, tag
+    return image.image_id, image.tag
 
 
 def test_a_manifest_with_another_image_id_is_refused(engine, share_image, exported, tmp_path, capsys):
@@ -175,7 +175,7 @@ def test_a_manifest_with_another_image_id_is_refused(engine, share_image, export
     _set(members, "envkit-manifest.json", json.dumps(manifest).encode())
     first = _refused(engine, _write(tmp_path / "wrong-id.envkit.tar", members), capsys, share_image)
     assert "sha256:abababababab" in first
-    engine_registry.tag(*_restore(engine, archive, share_image))
+    tag_image(*_restore(engine, archive, share_image))
 
 
 def test_a_notebook_for_another_spec_is_refused(engine, share_image, exported, tmp_path, capsys):

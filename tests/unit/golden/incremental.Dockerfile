@@ -58,8 +58,21 @@ RUN uv pip compile /opt/envkit/delta/requirements.txt --generate-hashes --no-hea
  && python -c "import importlib.util as u, sys; sys.exit(u.find_spec('ipykernel') is None)" \
  && python /opt/envkit/freeze.py > /opt/envkit/lock.json
 
+# The kernel's side of envkit, after the packages so changing it never reinstalls them:
+# pip / python -m pip / python -m uv run uv on this environment, and `%load_ext envkit` loads a
+# stand-in (kernel/site, appended to sys.path: a real pip, uv or envkit installed here wins).
+# The environment's folders are writable by any uid (files stay the build user's): a kernel
+# runs as the caller's uid, root included (without capabilities), and %pip must work for each.
+# Only folder entries change, so this layer stays small; each container's writes are its own.
+COPY kernel/ /opt/envkit/kernel/
+RUN echo /opt/envkit/kernel/site \
+        > "$(python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')/envkit-kernel.pth" \
+ && for name in pip pip3; do [ -e /opt/envkit/venv/bin/$name ] \
+        || install -m 0755 /opt/envkit/kernel/bin-pip /opt/envkit/venv/bin/$name; done \
+ && find /opt/envkit/venv -type d -exec chmod a+w {} +
+
 LABEL dev.envkit="1" \
-      dev.envkit.build-key="sha256:ba0284e63f11994a9734f761f80c99631341811bd7a16d4190f3ceb391956977" \
+      dev.envkit.build-key="sha256:eda1af1a69cc742a3bd058634f1159c16fb8e0cd6685839d25284800268f14e9" \
       dev.envkit.kind="image" \
       dev.envkit.notebook="analysis.ipynb" \
       dev.envkit.options-key="sha256:3b4641e30e0149b660b2c19cbb78a3751f5762befa61dabdf2603a649f04e9cb" \

@@ -53,8 +53,21 @@ RUN rm -f /opt/envkit/hashes.txt \
  && python -c "import importlib.util as u, sys; sys.exit(u.find_spec('ipykernel') is None)" \
  && python /opt/envkit/freeze.py > /opt/envkit/lock.json
 
+# The kernel's side of envkit, after the packages so changing it never reinstalls them:
+# pip / python -m pip / python -m uv run uv on this environment, and `%load_ext envkit` loads a
+# stand-in (kernel/site, appended to sys.path: a real pip, uv or envkit installed here wins).
+# The environment's folders are writable by any uid (files stay the build user's): a kernel
+# runs as the caller's uid, root included (without capabilities), and %pip must work for each.
+# Only folder entries change, so this layer stays small; each container's writes are its own.
+COPY kernel/ /opt/envkit/kernel/
+RUN echo /opt/envkit/kernel/site \
+        > "$(python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')/envkit-kernel.pth" \
+ && for name in pip pip3; do [ -e /opt/envkit/venv/bin/$name ] \
+        || install -m 0755 /opt/envkit/kernel/bin-pip /opt/envkit/venv/bin/$name; done \
+ && find /opt/envkit/venv -type d -exec chmod a+w {} +
+
 LABEL dev.envkit="1" \
-      dev.envkit.build-key="sha256:4bcd32aae918e81eea105112f742958b4edd44f3f5c0ea702e963457f3fd113b" \
+      dev.envkit.build-key="sha256:597b62b5aeaadf244a5e5d1019eba04e6772ac9b60efc7303d68daca002510ae" \
       dev.envkit.kind="image" \
       dev.envkit.notebook="analysis.ipynb" \
       dev.envkit.options-key="sha256:8813e944f7c20cea4fcd97f017c4db25b30491ca65199b2e4dfb4fab61f085e3" \

@@ -54,8 +54,21 @@ RUN uv pip compile /opt/envkit/layer/requirements.txt --generate-hashes --no-hea
  && python -c "import importlib.util as u, sys; sys.exit(u.find_spec('ipykernel') is None)" \
  && python /opt/envkit/freeze.py > /opt/envkit/lock.json
 
+# The kernel's side of envkit, after the packages so changing it never reinstalls them:
+# pip / python -m pip / python -m uv run uv on this environment, and `%load_ext envkit` loads a
+# stand-in (kernel/site, appended to sys.path: a real pip, uv or envkit installed here wins).
+# The environment's folders are writable by any uid (files stay the build user's): a kernel
+# runs as the caller's uid, root included (without capabilities), and %pip must work for each.
+# Only folder entries change, so this layer stays small; each container's writes are its own.
+COPY kernel/ /opt/envkit/kernel/
+RUN echo /opt/envkit/kernel/site \
+        > "$(python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')/envkit-kernel.pth" \
+ && for name in pip pip3; do [ -e /opt/envkit/venv/bin/$name ] \
+        || install -m 0755 /opt/envkit/kernel/bin-pip /opt/envkit/venv/bin/$name; done \
+ && find /opt/envkit/venv -type d -exec chmod a+w {} +
+
 LABEL dev.envkit="1" \
-      dev.envkit.build-key="sha256:1002241f93396728ab7b5161d2dcbc64928f063015c3207a74d4d6e6c0292c70" \
+      dev.envkit.build-key="sha256:d50d15b0f5056df88e4eb881026724e7540a80eae649238feef64ce302c858ef" \
       dev.envkit.kind="image" \
       dev.envkit.notebook="analysis.ipynb" \
       dev.envkit.options-key="sha256:3b4641e30e0149b660b2c19cbb78a3751f5762befa61dabdf2603a649f04e9cb" \

@@ -67,8 +67,21 @@ RUN uv pip compile /opt/envkit/layer/requirements.txt --generate-hashes --no-hea
  && python -c "import importlib.util as u, sys; sys.exit(u.find_spec('ipykernel') is None)" \
  && python /opt/envkit/freeze.py > /opt/envkit/lock.json
 
+# The kernel's side of envkit, after the packages so changing it never reinstalls them:
+# pip / python -m pip / python -m uv run uv on this environment, and `%load_ext envkit` loads a
+# stand-in (kernel/site, appended to sys.path: a real pip, uv or envkit installed here wins).
+# The environment's folders are writable by any uid (files stay the build user's): a kernel
+# runs as the caller's uid, root included (without capabilities), and %pip must work for each.
+# Only folder entries change, so this layer stays small; each container's writes are its own.
+COPY kernel/ /opt/envkit/kernel/
+RUN echo /opt/envkit/kernel/site \
+        > "$(python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')/envkit-kernel.pth" \
+ && for name in pip pip3; do [ -e /opt/envkit/venv/bin/$name ] \
+        || install -m 0755 /opt/envkit/kernel/bin-pip /opt/envkit/venv/bin/$name; done \
+ && find /opt/envkit/venv -type d -exec chmod a+w {} +
+
 LABEL dev.envkit="1" \
-      dev.envkit.build-key="sha256:19a84186cf8bbfa4b8b4f5189dde87d57f605bd447afb18560fcf2cfc737bc28" \
+      dev.envkit.build-key="sha256:0dfd1f5b44fa28dad32cf42fab05aa7099211b790c446602cbe2923462c1e2ec" \
       dev.envkit.kind="image" \
       dev.envkit.notebook="analysis.ipynb" \
       dev.envkit.options-key="sha256:276cb963b537f580697ca2142cf9f4504faf04c10c77176cce8db9907ca58ad6" \

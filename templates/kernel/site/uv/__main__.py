@@ -1,0 +1,5 @@
+import sys
+
+from uv import main
+
+sys.exit(main(replace=True))
