@@ -88,8 +88,10 @@ def test_added_package_builds_on_the_previous_packages_layer(engine, env_image, 
     notes = [e.text for e in events if isinstance(e, Note)]
     assert any(n.startswith("building on the packages layer") for n in notes), notes
     assert any(n.startswith("reused") and "cached layer" in n for n in notes), notes
-    installs = [line for line in logs if line.lstrip().startswith("+ ")]
-    assert [line.split()[1].split("==")[0] for line in installs] == ["idna"], "\n".join(logs[-40:])
+    installs = [line.split()[1].split("==")[0] for line in logs if line.lstrip().startswith("+ ")]
+    # Only the difference is installed; on an engine whose cache already holds this very delta
+    # (an earlier run on the same machine) nothing is, which is as good.
+    assert installs in (["idna"], []), "\n".join(logs[-40:])
     installed = installed_set(engine, result.image.id)
     assert installed == {p.name: p.version for p in result.lock.packages}
     assert "idna" in installed and installed["six"] == env_image.lock.pin("six").version
