@@ -93,7 +93,7 @@ def _resolve(targets, target: str, args: argparse.Namespace, ui: UI):  # type: i
     if target.endswith(".ipynb") and not image:
         # Only a notebook may need a build: show progress for that one.
         with ui.progress("kernel image") as progress:
-            return targets.resolve(target, base_image=base, progress=progress)
+            return targets.resolve(target, base_image=base, live=ui.interactive_notebook, progress=progress)
     return targets.resolve(target, image=image, base_image=base)
 
 

@@ -40,7 +40,8 @@ def run(args: argparse.Namespace, ui: UI) -> int:
         ui.message(f"stopped {len(stopped)} JupyterLab server(s) for {path.name}"
                    + (f": {', '.join(stopped)}" if stopped else ""))
         return 0
-    options = BuildOptions(base_image=args.base_image)
+    # In a notebook, the kernel's loaded versions pin the spec (what %envkit capture shows).
+    options = BuildOptions(base_image=args.base_image, live=ui.interactive_notebook)
     with ui.progress(f"launch {path.name}") as progress:
         server = start_lab(path, copy=args.copy, port=args.port, ip=args.ip, options=options, user=args.user,
                            mem_limit=args.mem_limit, pids_limit=args.pids_limit, progress=progress)
