@@ -77,7 +77,7 @@ def choose_base_image(*, explicit: str = "", stored: str = "", user_default: str
     notebook: a later command, or a teammate with another default, builds on the same base.
     """
     if explicit:
-        return v.image_reference(explicit.strip(), "--base-image")
+        return v.image_reference(explicit.strip(), "base_image")
     return stored or user_default
 
 

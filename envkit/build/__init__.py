@@ -6,9 +6,12 @@ renders (``envkit.dockerfile``, no engine), builds by ID through the engine, rea
 set back from the image as the lock, and only then tags the image (a readable name and a
 content tag from the spec digest), so a failed build leaves earlier tags where they were.
 
+``current_spec`` is where every front end's notebook comes in: captured again, merged with the
+stored spec (``capture.merge.merge_stored``), its base image chosen once (``plan.choose_base_image``).
+
 Settings are read here, once per build, and passed down: the uid rule
-(``settings.default_uid``), the extra labels (``ENVKIT_LABELS``), the host's pip settings and
-the template override folders.
+(``settings.default_uid``), the extra labels (``ENVKIT_LABELS``), the host's pip settings, the
+template override folders and the user's default base image.
 """
 
 from __future__ import annotations
@@ -219,7 +222,7 @@ def ensure_image(path: str | os.PathLike[str], *, options: BuildOptions = BuildO
 
 
 def render_notebook(path: str | os.PathLike[str], *, options: BuildOptions = BuildOptions()) -> BuildContext:
-    """The Dockerfile and context of the notebook, from the notebook alone (captured first if needed).
+    """The Dockerfile and context of the notebook, from the notebook alone (captured again, merged with its spec).
 
     No engine is asked anything, so the output is the same whatever images are local: the full
     Dockerfile a fresh build runs (a build may first repeat an earlier image's packages layer,

@@ -73,23 +73,25 @@ def test_base_image_from_the_environment_is_stored_and_used_by_a_later_run(env_i
     assert {i.id for i in engine.images.list()} == images  # no second image, no other base
 
 
-def test_build_in_a_kernel_installs_the_versions_loaded_there(base_image, tmp_path):
-    # six 1.16.0 is not the newest (this venv has a later one): load it in the host kernel.
-    old = tmp_path / "old-six"
+def test_build_in_a_kernel_installs_the_versions_loaded_there(base_image, tmp_path, tmp_path_factory):
+    # six 1.16.0 is not the newest (this venv has a later one): the host kernel loads it, from
+    # PYTHONPATH (a sys.path.insert in the notebook would make six a local module, rightly).
+    old = tmp_path_factory.mktemp("old-six")
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(old), "six==1.16.0"],
                    check=True, timeout=300)
     import importlib.metadata as md
 
     assert md.version("six") != "1.16.0"
     path = make_notebook(tmp_path / "kernel-pins.ipynb", [
-        f"import sys\nsys.path.insert(0, {str(old)!r})\nimport six\nprint(six.__version__)",
+        "import six\nprint(six.__version__)",
         "%load_ext envkit",
         "%envkit build",
     ])
-    nb = execute(path, env={"ENVKIT_WIDGETS": "0", "ENVKIT_BASE_IMAGE": base_image})
+    nb = execute(path, env={"ENVKIT_WIDGETS": "0", "ENVKIT_BASE_IMAGE": base_image, "PYTHONPATH": str(old)})
     assert text_of(nb.cells[0]).strip() == "1.16.0"
     assert not errors_of(nb.cells[2]), text_of(nb.cells[2])
     meta = read_notebook(path).envkit()
+    assert meta.spec.requirement("six") is not None, meta.spec.to_json()
     assert meta.spec.requirement("six").specifier == "==1.16.0"  # what %envkit capture shows
     assert meta.lock.pin("six").version == "1.16.0"  # read back from the image: what it installed
     assert meta.spec.base_image == base_image

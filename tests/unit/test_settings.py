@@ -204,7 +204,7 @@ def test_explicit_base_image_is_validated() -> None:
     from envkit.plan import choose_base_image
     from envkit.validate import Invalid
 
-    with pytest.raises(Invalid, match="--base-image"):
+    with pytest.raises(Invalid, match="^base_image: "):
         choose_base_image(explicit="bad image\nRUN x")
 
 
