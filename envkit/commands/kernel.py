@@ -42,7 +42,7 @@ def _install_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--gpus", help="GPUs: 'all', a count, or comma-separated device ids")
     p.add_argument("--network", choices=("auto", "host", "bridge"), default="auto",
                    help="host networking (auto: on Linux) or ports published on 127.0.0.1")
-    p.add_argument("--base-image", default="", help="base image when the notebook's image must be built")
+    p.add_argument("--base-image", default="", help="base image of the notebook's image, stored in its spec (see 'envkit build')")
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:

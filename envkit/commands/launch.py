@@ -18,7 +18,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-browser", action="store_true", help="print the URL instead of opening a browser")
     p.add_argument("--port", type=int, default=None, help="host port (default: a free one)")
     p.add_argument("--base-image", default="",
-                   help="when the environment image must be built: build FROM this image (see 'envkit build')")
+                   help="base image of the notebook's image, stored in its spec (see 'envkit build')")
     p.add_argument("--stop", action="store_true",
                    help="stop the JupyterLab servers started for this notebook (e.g. by %%envkit launch)")
     p.add_argument("--user", default="",
