@@ -191,11 +191,11 @@ def run_notebook(path: str | Path, output: str | Path | None = None, *, image: s
                      cells=code_cells, verified=verify, differences=diffs)
 
 
-def _notebook_image(path: Path, *, base_image: str, progress: Progress | None) -> str:
+def _notebook_image(path: Path, *, base_image: str, progress: Progress | None, live: bool = False) -> str:
     """The notebook's image, built first if needed: one path for ``envkit run`` and ``%%envkit run``."""
     from .kernels.targets import notebook_image
 
-    return notebook_image(path, base_image=base_image, progress=progress)
+    return notebook_image(path, base_image=base_image, live=live, progress=progress)
 
 
 def execute_cell(image: str, code: str, *, cwd: Path, progress: Progress | None = None,
@@ -214,11 +214,12 @@ def _execute_cell(image: str, code: str, *, cwd: Path, timeout: int) -> list[dic
 
 
 def run_cell(code: str, *, notebook: Path | None, image: str = "", base_image: str = "",
-             timeout: int = 600, progress: Progress | None = None) -> list[dict[str, Any]]:
+             timeout: int = 600, live: bool = False, progress: Progress | None = None) -> list[dict[str, Any]]:
     """Run ``code`` as one cell in ``notebook``'s image (or ``image``), in the notebook's folder.
 
     The image comes the way ``run_notebook`` gets it: the notebook's own, built first when it
-    does not exist yet. Returns the cell's nbformat outputs.
+    does not exist yet (``live``: pinned to the versions this kernel has loaded). Returns the
+    cell's nbformat outputs.
     """
     if not image and notebook is None:
         raise UsageError("%%envkit run: the notebook could not be found",
@@ -226,7 +227,7 @@ def run_cell(code: str, *, notebook: Path | None, image: str = "", base_image: s
     emit(progress, Step(n=1, total=2, text="image"))
     if not image:
         assert notebook is not None
-        image = _notebook_image(notebook, base_image=base_image, progress=progress)
+        image = _notebook_image(notebook, base_image=base_image, live=live, progress=progress)
     cwd = notebook.parent if notebook is not None else Path.cwd()
     emit(progress, Step(n=2, total=2, text=f"running the cell in {image}"))
     return _execute_cell(image, code, cwd=cwd, timeout=timeout)

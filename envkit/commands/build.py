@@ -16,7 +16,9 @@ HELP = "build the notebook's image (or reuse one of the same spec) and store its
 
 def add_build_options(p: argparse.ArgumentParser) -> None:
     """Options shared by ``build`` and ``dockerfile``."""
-    p.add_argument("--base-image", default="", help="image to build FROM (default: python:X.Y-slim for the spec)")
+    p.add_argument("--base-image", default="",
+                   help="image to build FROM, stored in the notebook's spec (default: the stored one, else "
+                        "$ENVKIT_BASE_IMAGE, else base_image in ~/.config/envkit/config.toml, else python:X.Y-slim)")
     p.add_argument("--tag", default="", help="readable image name (default: envkit/<notebook>-<hash of its path>:latest)")
     p.add_argument("--platform", default="", help="target platform, e.g. linux/amd64")
     p.add_argument("--uid", type=int, default=None,
@@ -42,10 +44,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:
+    from dataclasses import replace
+
     from ..build import build_notebook, render_notebook
 
     path = notebook_path(args, ui)
-    options = build_options(args)
+    # In a notebook, pin to the versions this kernel has loaded: what %envkit capture shows is
+    # what the build installs.
+    options = replace(build_options(args), live=ui.interactive_notebook)
     if args.dry_run:
         context = render_notebook(path, options=options)
         ui.text_block(context.dockerfile)

@@ -18,7 +18,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-browser", action="store_true", help="print the URL instead of opening a browser")
     p.add_argument("--port", type=int, default=None, help="host port (default: a free one)")
     p.add_argument("--base-image", default="",
-                   help="when the environment image must be built: build FROM this image (see 'envkit build')")
+                   help="base image of the notebook's image, stored in its spec (see 'envkit build')")
     p.add_argument("--stop", action="store_true",
                    help="stop the JupyterLab servers started for this notebook (e.g. by %%envkit launch)")
     p.add_argument("--user", default="",
@@ -40,7 +40,8 @@ def run(args: argparse.Namespace, ui: UI) -> int:
         ui.message(f"stopped {len(stopped)} JupyterLab server(s) for {path.name}"
                    + (f": {', '.join(stopped)}" if stopped else ""))
         return 0
-    options = BuildOptions(base_image=args.base_image)
+    # In a notebook, the kernel's loaded versions pin the spec (what %envkit capture shows).
+    options = BuildOptions(base_image=args.base_image, live=ui.interactive_notebook)
     with ui.progress(f"launch {path.name}") as progress:
         server = start_lab(path, copy=args.copy, port=args.port, ip=args.ip, options=options, user=args.user,
                            mem_limit=args.mem_limit, pids_limit=args.pids_limit, progress=progress)

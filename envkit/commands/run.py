@@ -24,7 +24,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def _image_arguments(p: argparse.ArgumentParser) -> None:
     """Where the code runs and for how long: shared by ``envkit run`` and ``%%envkit run``."""
     p.add_argument("--image", default="", help="run in this image instead of the notebook's")
-    p.add_argument("--base-image", default="", help="base image when the notebook's image must be built")
+    p.add_argument("--base-image", default="", help="base image of the notebook's image, stored in its spec (see 'envkit build')")
     p.add_argument("--timeout", type=int, default=600, help="seconds one cell may run (default 600)")
 
 
