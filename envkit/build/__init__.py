@@ -119,7 +119,7 @@ def _reused(found: tuple[str, Lock], spec: EnvSpec, dockerfile: str, tags: tuple
     image_id, lock = found
     for ref in tags:
         tag_image(image_id, ref)
-    emit(progress, Note(text=f"reused {tags[1]} ({image_id[7:19]}): an image of this spec already exists"))
+    emit(progress, Note(text=f"an image of this spec already exists: {tags[1]} ({image_id[7:19]})"))
     seconds = time.monotonic() - started
     emit(progress, Done(text=f"{tags[0]} reused in {seconds:.1f}s"))
     return BuildResult(image=image_record(image_id, spec, tags[0]), lock=lock, reused=True, seconds=seconds,

@@ -121,3 +121,41 @@ def test_names_count_beyond_a_few():
     assert names(["six"], "package") == "six"
     assert names(["a", "b"], "package") == "a and b"
     assert names(list("abcdef"), "package") == "6 packages"
+
+
+def test_host_paths_are_shown_relative_to_the_notebook_or_home():
+    from envkit.ui import relative_paths
+
+    cwd, home = Path("/home/ana/projects/study"), Path("/home/ana")
+    text = "wrote the lock into /home/ana/projects/study/analysis.ipynb and /home/ana/other/x.ipynb, /srv/y"
+    assert relative_paths(text, cwd=cwd, home=home) == \
+        "wrote the lock into analysis.ipynb and ~/other/x.ipynb, /srv/y"
+    # A kernel started in / shortens nothing by that rule ("/" is not a folder to drop).
+    assert relative_paths("/etc/hosts", cwd=Path("/"), home=Path("/root")) == "/etc/hosts"
+
+
+def test_the_summary_says_done_or_failed_with_the_notes_once_and_never_the_result():
+    from envkit.ui import progress_summary
+
+    summary = progress_summary("build a.ipynb", seconds=12.34,
+                               notes=["reused 12 cached layer(s)", "reused 12 cached layer(s)", "warning: x"])
+    assert summary == "build a.ipynb: done in 12.3s\nreused 12 cached layer(s)\nwarning: x"
+    assert progress_summary("build a.ipynb", seconds=3, failed=True) == "build a.ipynb: failed after 3.0s"
+
+
+def test_plain_progress_prints_steps_phases_and_notes_but_not_the_result(capsys):
+    import io
+
+    from envkit.events import Done, Note
+    from envkit.ui import UI
+
+    out = io.StringIO()
+    with UI(out).progress("build a.ipynb") as sink:
+        sink(Step(n=15, total=16, text="installing six and ipykernel"))
+        sink(Phase(text="downloading 2 packages (resolved in 10ms)"))
+        sink(Log(line=" + six==1.17.0"))
+        sink(Note(text="reused 12 cached layer(s)"))
+        sink(Done(text="built envkit/a:latest in 3.0s"))
+    assert out.getvalue().splitlines() == ["[15/16] installing six and ipykernel",
+                                           "    downloading 2 packages (resolved in 10ms)",
+                                           "reused 12 cached layer(s)"]
