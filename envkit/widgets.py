@@ -169,7 +169,9 @@ class NotebookUI(UI):
             button.disabled = True
 
         button.on_click(click)
-        _display(w.VBox([button, out]))
+        box = w.VBox([button, out])
+        # Saved notebooks and front ends without widgets show the button's label, not the widget's repr.
+        _Shown({**(box._repr_mimebundle_() or {}), "text/plain": f"[{label}]"})
         self.message(hint)
 
     @contextmanager

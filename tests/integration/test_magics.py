@@ -165,3 +165,17 @@ def test_a_saved_notebook_after_build_keeps_a_short_summary_and_the_result_once(
     # The result once: the summary says that it finished, the command what it did.
     assert sum(t.count("reused envkit/") for t in texts) == 1, texts
     assert "into tiny.ipynb" in texts[-1], texts
+
+
+def test_a_saved_notebook_after_capture_keeps_the_offer_as_text_and_no_host_path(tmp_path):
+    path = make_notebook(tmp_path / "offer.ipynb", ["%load_ext envkit", "import json\nimport nbformat",
+                                                     "%envkit capture"])
+    nb = execute(path, env={"ENVKIT_WIDGETS": "1"})
+    cell = nb.cells[2]
+    assert not errors_of(cell), text_of(cell)
+    saved = save(nb, tmp_path / "saved.ipynb")
+    outputs = json.dumps(cell.outputs)
+    assert "VBox(" not in saved and "Button(" not in saved
+    assert "[Write into the notebook]" in text_of(cell)
+    assert "envkit capture --write offer.ipynb" in text_of(cell)
+    assert str(tmp_path) not in outputs
