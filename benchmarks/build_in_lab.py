@@ -104,7 +104,7 @@ def browser_builds(path: Path, repeat: int) -> list[float]:
             browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
                                          args=["--no-sandbox", "--disable-gpu", "--no-first-run"])
             page = browser.new_page(viewport={"width": 1280, "height": 900})
-            deadline = time.monotonic() + 120
+            deadline = time.monotonic() + 180
             while True:
                 try:
                     page.goto(f"http://127.0.0.1:{port}/lab/tree/{path.name}?token={token}", timeout=30_000)
@@ -116,6 +116,10 @@ def browser_builds(path: Path, repeat: int) -> list[float]:
             page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
             page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
             cells = page.locator(".jp-Notebook .jp-CodeCell")
+            while cells.count() < 4:  # the page renders its cells one after another
+                if time.monotonic() > deadline:
+                    raise TimeoutError("the notebook's cells did not appear")
+                time.sleep(0.2)
             for i in range(cells.count() - 1):  # import, %load_ext, %config
                 cells.nth(i).locator(".jp-InputArea-editor").click()
                 page.keyboard.press("Shift+Enter")
