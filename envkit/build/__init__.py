@@ -24,6 +24,7 @@ from pathlib import Path
 
 from ..capture import capture_current
 from ..dockerfile import BuildContext, render
+from ..dockerfile.steps import narrate
 from ..engine.images import build_image, inspect_image, tag_image
 from ..engine.system import engine_machine
 from ..errors import BuildFailed, NotebookError
@@ -95,8 +96,10 @@ def build_spec(spec: EnvSpec, *, lock: Lock | None = None, options: BuildOptions
                                  "only what changed is installed"))
     context = render(plan, wheels=wheels, template_dirs=template_dirs())
     try:
+        # Steps in words ("installing six and ipykernel"), not the engine's instruction text.
+        worded = narrate(progress, context.dockerfile, plan, install_command=context.install_command)
         image_id, _ = build_image(context.tar(), labels={}, no_cache=options.no_cache,
-                                  platform=options.platform, progress=progress, what=readable)
+                                  platform=options.platform, progress=worded, what=readable)
     except BuildFailed as exc:
         raise explain(exc, spec, base_image=plan.base_image, index=index_name(pip)) from None
     result_lock = read_lock(image_id, spec, known=lock, wheel_hashes=wheel_hashes)
@@ -120,7 +123,7 @@ def _reused(found: tuple[str, Lock], spec: EnvSpec, dockerfile: str, tags: tuple
     image_id, lock = found
     for ref in tags:
         tag_image(image_id, ref)
-    emit(progress, Note(text=f"reused {tags[1]} ({image_id[7:19]}): an image of this spec already exists"))
+    emit(progress, Note(text=f"an image of this spec already exists: {tags[1]} ({image_id[7:19]})"))
     seconds = time.monotonic() - started
     emit(progress, Done(text=f"{tags[0]} reused in {seconds:.1f}s"))
     return BuildResult(image=image_record(image_id, spec, tags[0]), lock=lock, reused=True, seconds=seconds,

@@ -48,22 +48,22 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     if not server.started:
         # Another process runs it (and owns it): show it, leave it running.
         if args.no_browser or not _open_browser(server.url):
-            ui.message(f"JupyterLab for {path.name} is already running: {server.url}")
+            ui.link(f"JupyterLab for {path.name} is already running", server.url, public_url=server.base_url)
         else:
             ui.message(f"JupyterLab for {path.name} is already running; opened {server.base_url} in your browser")
         return 0
     if ui.interactive_notebook:
-        # In a notebook the server keeps running. The token goes into the cell's output (which
-        # is saved with the notebook) only when asked for with --no-browser.
+        # In a notebook the server keeps running. The link carries the token in the page only:
+        # outputs are saved with the notebook, the token never goes into one (NotebookUI.link).
         if args.no_browser or not _open_browser(server.url):
-            ui.message(f"JupyterLab: {server.url}")
+            ui.link("JupyterLab", server.url, public_url=server.base_url)
         else:
             ui.message(f"opened {server.base_url} in your browser")
         ui.message("stop it with: %envkit launch --stop")
         return 0
     try:
         if args.no_browser or not _open_browser(server.url):
-            ui.message(f"JupyterLab for {path.name}: {server.url}")
+            ui.link(f"JupyterLab for {path.name}", server.url, public_url=server.base_url)
         else:
             ui.message(f"opened {server.base_url} in your browser")
         ui.message("press Ctrl-C to stop it")

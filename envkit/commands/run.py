@@ -48,6 +48,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     with ui.progress(f"run {path.name}") as progress:
         result = run_notebook(path, output, image=args.image, verify=args.verify, timeout=args.timeout,
                               allow_errors=args.allow_errors, base_image=args.base_image, progress=progress)
+    ui.message(f"executed {result.cells} code cells of {path.name} in {result.image}")
     if result.output:
         ui.message(f"wrote {Path(result.output)}")
     if not args.verify:
