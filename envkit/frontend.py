@@ -71,7 +71,7 @@ def connect(shell: Any = None) -> bool:
         return False
     from comm import create_comm
 
-    from . import __version__
+    from .version import __version__
 
     comm = create_comm(target_name=TARGET, data={"protocol": PROTOCOL, "envkit": __version__})
     link = _Link(comm=comm)

@@ -49,6 +49,7 @@ class BuildOptions:
     platform: str = ""
     uid: int | None = None
     use_lock: bool = True
+    as_of: str = ""  # --as-of: DATE, auto or now; "" keeps a built notebook's lock, infers otherwise (envkit.era)
 
 
 def image_uid(options: BuildOptions) -> int:

@@ -156,3 +156,11 @@ def uv_arguments(era: Era, moves: Iterable[ForwardMove], *, current: Iterable[st
         for name in current:
             args += ["--exclude-newer-package", f"{canonicalize_name(name)}={stamp_now}"]
     return args
+
+
+def resolution_line(era: Era, moves: Iterable[ForwardMove]) -> str:
+    """The one line a build shows: ``resolved as of 2019-03-02: last git commit touching the
+    notebook; moved forward: pandas 1.5.0 (first with wheels for Python 3.11)``."""
+    line = "resolved " + era.describe()
+    moved = [f"{m.distribution} {m.version} ({m.reason.rsplit('; ', 1)[0]})" for m in moves]
+    return line + ("; moved forward: " + ", ".join(moved) if moved else "")

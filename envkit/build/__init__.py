@@ -23,6 +23,7 @@ from ..capture import capture_notebook
 from ..dockerfile import BuildContext, render
 from ..engine.images import build_image, inspect_image, tag_image
 from ..engine.system import engine_machine
+from ..era_build import era_choice, era_resolve
 from ..errors import BuildFailed, NotebookError
 from ..events import Done, Note, Progress, emit
 from ..notebook import read_notebook, update_envkit
@@ -135,12 +136,16 @@ def notebook_label(path: Path) -> str:
         return full.as_posix()
 
 
-def spec_of(path: Path) -> tuple[EnvSpec, Lock | None]:
-    """The notebook's stored spec and lock; a notebook without a spec is captured (no lock)."""
+def spec_of(path: Path, *, as_of: str = "", progress: Progress | None = None) -> tuple[EnvSpec, Lock | None]:
+    """The notebook's stored spec and lock; a notebook without a spec is captured and resolved as of
+    its era (``as_of``: ``--as-of``, see ``era.choose_as_of``) with a lock of source ``era``."""
     meta = read_notebook(path).envkit()
-    if meta is not None and meta.spec is not None:
+    recorded = meta is not None and meta.spec is not None
+    choice = era_choice(as_of, recorded=recorded)
+    if recorded and (choice.mode == "keep" or (choice.mode == "now" and not meta.spec.as_of)):
         return meta.spec, meta.lock
-    return capture_notebook(path).spec, None
+    spec = meta.spec.with_changes(as_of="", as_of_reason="") if recorded else capture_notebook(path).spec
+    return era_resolve(path, spec, choice, progress=progress)
 
 
 def build_notebook(path: str | os.PathLike[str], *, options: BuildOptions = BuildOptions(),
@@ -150,7 +155,7 @@ def build_notebook(path: str | os.PathLike[str], *, options: BuildOptions = Buil
     A notebook without a spec is captured first.
     """
     p = Path(path)
-    spec, lock = spec_of(p)
+    spec, lock = spec_of(p, as_of=options.as_of, progress=progress)
     result = build_spec(spec, lock=lock, options=options, notebook=notebook_label(p), progress=progress)
     update_envkit(p, spec=spec, lock=result.lock, image=result.image)
     return result
@@ -162,7 +167,7 @@ def ensure_image(path: str | os.PathLike[str], *, options: BuildOptions = BuildO
     meta = read_notebook(path).envkit()
     if (meta is not None and meta.spec is not None and meta.image is not None
             and meta.image.spec_digest == meta.spec.digest() and not options.no_cache
-            and not options.base_image and inspect_image(meta.image.id) is not None):
+            and not options.base_image and not options.as_of and inspect_image(meta.image.id) is not None):
         return meta.image
     return build_notebook(path, options=options, progress=progress).image
 
@@ -178,7 +183,7 @@ def render_notebook(path: str | os.PathLike[str], *, options: BuildOptions = Bui
     p = Path(path)
     if not p.is_file():
         raise NotebookError(f"{p}: no such notebook", "check the path")
-    spec, lock = spec_of(p)
+    spec, lock = spec_of(p, as_of=options.as_of)
     plan = make_plan(spec, lock, resolve_options(options), notebook=notebook_label(p), pip=pip_settings(),
                      extra_labels=extra_labels())
     return render(plan, template_dirs=template_dirs())
