@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import shutil
 import sys
+from dataclasses import replace
 from datetime import date, datetime, timezone
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from packaging.requirements import Requirement as PEP508
 from .era import AsOf, Era, choose_as_of, resolves_as_of_now
 from .errors import PackageError, UsageError
 from .events import Note, Progress, emit
-from .releases import resolution_line
+from .releases import resolution_line, unhonourable_pin
 from .spec import EnvSpec, Lock, Pin
 
 KERNEL = "ipykernel"
@@ -54,6 +55,29 @@ def era_choice(option: str, *, recorded: bool, today: date | None = None) -> AsO
         raise UsageError(str(exc), "pass --as-of YYYY-MM-DD, auto or now") from exc
 
 
+def honour_pins(spec: EnvSpec, *, progress: Progress | None = None) -> EnvSpec:
+    """``spec`` without the exact pins no distribution of which installs on its Python, each named
+    in a warning: the era's (or today's) version of the package is resolved instead."""
+    kept, dropped = [], []
+    for req in spec.requirements:
+        if "==" not in req.specifier or req.url or req.direct:
+            kept.append(req)
+            continue
+        from .era_sources import fetch_releases
+
+        try:
+            why = unhonourable_pin(req.specifier, fetch_releases(req.name), spec.python)
+        except PackageError:
+            why = None  # the index did not answer: leave the pin to the build
+        if why is None:
+            kept.append(req)
+        else:
+            dropped.append(req.name)
+            kept.append(replace(req, specifier=""))
+            emit(progress, Note(text=f"{req.name}{why}; resolving the era's version instead", level="warning"))
+    return spec.with_changes(requirements=tuple(kept)) if dropped else spec
+
+
 def era_resolve(path: Path, spec: EnvSpec, choice: AsOf, *, progress: Progress | None = None,
                 today: date | None = None) -> tuple[EnvSpec, Lock | None]:
     """``spec`` as of the era ``choice`` names, with the lock that pins it; ``(spec, None)`` for now.
@@ -61,7 +85,10 @@ def era_resolve(path: Path, spec: EnvSpec, choice: AsOf, *, progress: Progress |
     An inferred era that cannot be resolved (no uv, no index, nothing installs) falls back to
     today's resolution with a warning; a date the user gave is an error instead.
     """
-    if choice.mode in ("keep", "now"):
+    if choice.mode == "keep":
+        return spec, None
+    spec = honour_pins(spec, progress=progress)
+    if choice.mode == "now":
         return spec, None
     today = today or datetime.now(timezone.utc).date()
     if choice.mode == "date":

@@ -60,3 +60,20 @@ def test_the_one_line_names_the_date_the_reason_and_the_moves():
     assert resolution_line(era, [move]) == ("resolved as of 2019-03-02: last git commit touching the notebook; "
                                             "moved forward: pandas 1.5.0 (0.24.1 has no wheel for Python 3.11)")
     assert resolution_line(era, []) == "resolved as of 2019-03-02: last git commit touching the notebook"
+
+
+def test_an_exact_pin_with_nothing_for_the_python_cannot_be_honoured():
+    from datetime import datetime, timezone
+
+    from envkit.releases import Release, unhonourable_pin
+
+    when = datetime(2020, 1, 1, tzinfo=timezone.utc)
+    old = Release(version="1.1.5", files=(("pandas-1.1.5-cp38-cp38-manylinux1_x86_64.whl", when),
+                                          ("pandas-1.1.5.tar.gz", when)))
+    new = Release(version="1.5.0", files=(("pandas-1.5.0-cp311-cp311-manylinux_2_17_x86_64.whl", when),))
+    assert unhonourable_pin("==1.1.5", [old, new], "3.11") == (
+        "==1.1.5: no release it allows has a distribution for Python 3.11")
+    assert unhonourable_pin("==1.1.5", [old, new], "3.8") is None
+    assert unhonourable_pin("==1.5.0", [old, new], "3.11") is None
+    assert unhonourable_pin("==9.9", [old, new], "3.11") is None  # unknown to the index: the build says so
+    assert unhonourable_pin(">=1.0", [old], "3.11") is None  # only exact pins are judged
