@@ -150,8 +150,8 @@ def start_hint(why: str) -> str:
     """What to do about a kernel that never started, from what its container printed (``why``)."""
     if "No module named ipykernel" in why or "No module named 'ipykernel" in why:
         return "the image has no ipykernel in /opt/envkit/venv: rebuild it with 'envkit build', which installs it"
-    if "No such file or directory" in why and "/opt/envkit/venv" in why:
-        return "the image has no Python at /opt/envkit/venv: rebuild it with 'envkit build'"
+    if "exec python failed" in why or ("No such file or directory" in why and "/opt/envkit/venv" in why):
+        return "the image has no envkit Python for the kernel: build the notebook's image with 'envkit build'"
     if "Read-only file system" in why:
         return "the kernel could not write a file it needs (see its output above); report this with that output"
     return "the kernel's last output (above, when it printed any) says why; ENVKIT_DEBUG=1 shows all of it"
