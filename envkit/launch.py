@@ -323,7 +323,11 @@ def start_lab(path: str | os.PathLike[str], *, copy: bool = False, port: int | N
         owned.append(image)
         root, binds = WORKDIR, {}
     else:
-        image, root = lab_image, str(nb.parent)
+        from .project import project_root
+
+        # The notebook's project at the same path (envkit.project), so '../data' and
+        # sys.path.append('..') work as on the host; JupyterLab opens the notebook in it.
+        image, root = lab_image, str(project_root(nb.parent, nb))
         binds = {root: {"bind": root, "mode": "rw"}}
         if not folder_access(nb.parent, who)[0]:
             raise EngineError(f"launch: JupyterLab's user (uid {who.uid}, {who.why}) cannot enter {nb.parent}",
@@ -358,7 +362,7 @@ def start_lab(path: str | os.PathLike[str], *, copy: bool = False, port: int | N
             remove_image(image_id, force=True)
         raise
     host = "127.0.0.1" if ip in ("0.0.0.0", "::") else ip
-    rel = nb.name
+    rel = nb.name if copy else nb.relative_to(root).as_posix()
     base_url = f"http://{host}:{host_port}/lab/tree/{quote(rel)}"
     server = LabServer(url=f"{base_url}?token={token}", base_url=base_url, token=token, port=host_port,
                        container_id=container_id, image_id=image, notebook=nb, owner=labels[LABEL_OWNER],

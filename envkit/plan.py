@@ -54,6 +54,7 @@ class BuildOptions:
     uid: int | None = None
     use_lock: bool = True
     live: bool = False  # captured in the kernel running the notebook: pin to the versions it has loaded
+    as_of: str = ""  # --as-of: DATE, auto or now; "" keeps a built notebook's lock, infers otherwise (envkit.era)
 
 
 def image_uid(options: BuildOptions) -> int:

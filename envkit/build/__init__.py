@@ -27,6 +27,7 @@ from ..dockerfile import BuildContext, render
 from ..dockerfile.steps import narrate
 from ..engine.images import build_image, inspect_image, tag_image
 from ..engine.system import engine_machine
+from ..era_build import era_choice, era_resolve
 from ..errors import BuildFailed, NotebookError
 from ..events import Done, Note, Progress, emit
 from ..notebook import read_notebook, update_envkit
@@ -156,13 +157,16 @@ class CurrentSpec:
     changes: str = ""
 
 
-def current_spec(path: Path, options: BuildOptions = BuildOptions()) -> CurrentSpec:
+def current_spec(path: Path, options: BuildOptions = BuildOptions(), *,
+                 progress: Progress | None = None) -> CurrentSpec:
     """Capture the notebook again and merge with its stored spec; choose its base image once.
 
     Every build, run, kernel and launch comes here (through ``build_notebook`` and
     ``ensure_image``), so a stale spec is never used silently. The base image: ``--base-image``,
     else the stored spec's, else the user's default (``settings.default_base_image``), else
-    ``python:X.Y-slim`` (``plan.choose_base_image``); it is stored with the spec.
+    ``python:X.Y-slim`` (``plan.choose_base_image``); it is stored with the spec. A notebook
+    without a record (or any notebook with ``--as-of``) is resolved as of its era
+    (``era_build.era_resolve``), with a lock of source ``era``; a built one keeps its era and lock.
     """
     nb = read_notebook(path)
     meta = nb.envkit()
@@ -172,10 +176,17 @@ def current_spec(path: Path, options: BuildOptions = BuildOptions()) -> CurrentS
     base = choose_base_image(explicit=options.base_image, stored=old_base,
                              user_default="" if options.base_image or old_base else default_base_image())
     spec = refreshed.spec.with_changes(base_image=base)
+    lock = meta.lock if meta else None
+    choice = era_choice(options.as_of, recorded=stored is not None)
+    if choice.mode == "keep" or (choice.mode == "now" and stored is not None and not stored.as_of):
+        if stored is not None:  # the era a built notebook was resolved as of stays with it
+            spec = spec.with_changes(as_of=stored.as_of, as_of_reason=stored.as_of_reason)
+    else:
+        spec, lock = era_resolve(path, spec.with_changes(as_of="", as_of_reason=""), choice, progress=progress)
     changes = list(refreshed.changes)
     if stored is not None and base != old_base:
         changes.append(f"base image {_shown_base(old_base, spec)} → {_shown_base(base, spec)}")
-    return CurrentSpec(spec=spec, lock=meta.lock if meta else None, image=meta.image if meta else None,
+    return CurrentSpec(spec=spec, lock=lock, image=meta.image if meta else None,
                        changes="the notebook changed: " + ", ".join(changes) if changes else "")
 
 
@@ -197,7 +208,7 @@ def build_notebook(path: str | os.PathLike[str], *, options: BuildOptions = Buil
     in one line, and the build installs only that on the previous packages layer.
     """
     p = Path(path)
-    return _build(p, _announced(current_spec(p, options), progress), options, progress)
+    return _build(p, _announced(current_spec(p, options, progress=progress), progress), options, progress)
 
 
 def _announced(current: CurrentSpec, progress: Progress | None) -> CurrentSpec:
@@ -217,8 +228,9 @@ def ensure_image(path: str | os.PathLike[str], *, options: BuildOptions = BuildO
                  progress: Progress | None = None) -> ImageRecord:
     """The notebook's image: the recorded one if it still exists and fits the spec as captured now, else built."""
     p = Path(path)
-    current = _announced(current_spec(p, options), progress)
+    current = _announced(current_spec(p, options, progress=progress), progress)
     if (current.image is not None and current.image.spec_digest == current.spec.digest() and not options.no_cache
+            and not options.as_of
             and inspect_image(current.image.id) is not None):
         return current.image
     return _build(p, current, options, progress).image

@@ -6,7 +6,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 from ..ui import UI
-from . import add_notebook_argument, notebook_path
+from . import add_as_of_argument, add_notebook_argument, notebook_path
 
 if TYPE_CHECKING:
     from ..build import BuildOptions
@@ -23,6 +23,7 @@ def add_build_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--platform", default="", help="target platform, e.g. linux/amd64")
     p.add_argument("--uid", type=int, default=None,
                    help="uid of the image's non-root user (default: $ENVKIT_UID, else yours; 1000 for root)")
+    add_as_of_argument(p)
     p.add_argument("--no-lock", action="store_true",
                    help="ignore the notebook's lock and any image of the same spec: resolve again")
 
@@ -33,7 +34,8 @@ def build_options(args: argparse.Namespace) -> BuildOptions:
 
     # uid None: the one default rule of every front end (envkit.settings.default_uid).
     return BuildOptions(base_image=args.base_image, tag=args.tag, platform=args.platform, uid=args.uid,
-                        no_cache=getattr(args, "no_cache", False), use_lock=not args.no_lock)
+                        no_cache=getattr(args, "no_cache", False), use_lock=not args.no_lock,
+                        as_of=getattr(args, "as_of", ""))
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -6,7 +6,7 @@ import argparse
 import signal
 
 from ..ui import UI
-from . import add_notebook_argument, notebook_path
+from . import add_as_of_argument, add_notebook_argument, notebook_path
 
 HELP = "start JupyterLab in a container of the notebook's image and open the notebook (Ctrl-C stops it)"
 
@@ -19,6 +19,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", type=int, default=None, help="host port (default: a free one)")
     p.add_argument("--base-image", default="",
                    help="base image of the notebook's image, stored in its spec (see 'envkit build')")
+    add_as_of_argument(p)
     p.add_argument("--stop", action="store_true",
                    help="stop the JupyterLab servers started for this notebook (e.g. by %%envkit launch)")
     p.add_argument("--user", default="",
@@ -41,7 +42,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
                    + (f": {', '.join(stopped)}" if stopped else ""))
         return 0
     # In a notebook, the kernel's loaded versions pin the spec (what %envkit capture shows).
-    options = BuildOptions(base_image=args.base_image, live=ui.interactive_notebook)
+    options = BuildOptions(base_image=args.base_image, live=ui.interactive_notebook, as_of=args.as_of)
     with ui.progress(f"launch {path.name}") as progress:
         server = start_lab(path, copy=args.copy, port=args.port, ip=args.ip, options=options, user=args.user,
                            mem_limit=args.mem_limit, pids_limit=args.pids_limit, progress=progress)

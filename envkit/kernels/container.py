@@ -1,8 +1,9 @@
 """One kernel in one container: launch, signal, poll, remove, and the sweep of stale ones.
 
 Shared by the ``jupyter_client`` provisioner and the plain-argv launcher. The host has already
-chosen ports and key and written the connection file; the container gets that one file
-read-only, the notebook's folder at the same path as its working directory, a non-root uid:gid
+chosen ports and key and written the connection file; the container gets a private copy of
+it in a writable folder of its own, the notebook's project (``envkit.project``) at the same path
+with the notebook's folder as its working directory, a non-root uid:gid
 and default limits (``envkit.privileges``), an init process, no capabilities, and a watchdog
 on its stdin (see ``watchdog``).
 """
@@ -30,6 +31,7 @@ from ..errors import EngineError, EngineNotFound, KernelError
 from ..labels import LABEL_KERNEL_ID, LABEL_KIND, LABEL_NOTEBOOK, LABEL_OWNER, base_labels
 from ..ownership import owner, owner_state
 from ..privileges import folder_access, folder_hint, limits, run_as
+from ..project import project_root
 from . import watchdog
 from .options import KernelOptions
 
@@ -167,9 +169,7 @@ class ContainerKernel:
         while containers.inspect(self.id) is not None and time.monotonic() < deadline:
             time.sleep(0.05)
         if self.private_dir is not None:
-            for f in self.private_dir.iterdir():
-                f.unlink()
-            self.private_dir.rmdir()
+            shutil.rmtree(self.private_dir, ignore_errors=True)  # the kernel may have rewritten its file
             self.private_dir = None
 
 
@@ -208,35 +208,35 @@ def create(options: KernelOptions, *, connection_file: Path, cwd: Path, kernel_i
         raise KernelError(f"the kernel's user (uid {who.uid}, {who.why}) cannot enter the notebook's folder {cwd}",
                           folder_hint(cwd, who, "kernel option user=root"))
     other_uid = hasattr(os, "getuid") and who.uid != os.getuid()
-    private_dir = None
     host_config: dict[str, Any] = {}
     ports: list[int] | None = None
-    mounted, mode = connection_file, "ro"
     host_net = host_networking(options)
     if host_net:
         host_config["network_mode"] = "host"
     else:
         ports = [int(info[k]) for k in PORT_KEYS]
         host_config["port_bindings"] = {p: ("127.0.0.1", p) for p in ports}
-    curve = "curve_secretkey" in info
-    if not host_net or curve or other_uid:
-        # A private copy: inside its own network namespace the kernel must listen on all of
-        # *its* interfaces (the engine publishes each port on the host's loopback only); and
-        # ipykernel 7 rewrites a connection file that holds CurveZMQ keys (its in-memory keys
-        # compare unequal to the file's), so that copy must be writable. The host's file is
-        # never mounted writable. A kernel running as another uid (a root caller's) gets a copy
-        # of its own: the host's file is readable by its owner only.
-        private_dir = Path(tempfile.mkdtemp(prefix="envkit-kernel-"))
-        mounted = private_dir / "kernel.json"
-        fd = os.open(mounted, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            json.dump(info if host_net else dict(info, ip="0.0.0.0"), f)
-        if other_uid:
-            os.chown(mounted, who.uid, who.gid)
-        mode = "rw" if curve else "ro"
-    binds = {str(mounted): {"bind": CONTAINER_CONNECTION_FILE, "mode": mode}}
+    # Always a private copy in a folder of its own, mounted writable: ipykernel 6 writes the
+    # connection file back once its sockets are bound (jupyter_core's secure_write removes and
+    # recreates it), ipykernel 7 rewrites one holding CurveZMQ keys, and both fail on a read-only
+    # file ("Read-only file system: '/run/envkit/kernel.json'"). Inside its own network namespace
+    # the kernel must listen on all of *its* interfaces (the engine publishes each port on the
+    # host's loopback only). The host's file is never mounted; a kernel running as another uid
+    # (a root caller's) owns its copy and the folder.
+    private_dir = Path(tempfile.mkdtemp(prefix="envkit-kernel-"))
+    mounted = private_dir / CONTAINER_CONNECTION_FILE.rsplit("/", 1)[1]
+    fd = os.open(mounted, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(info if host_net else dict(info, ip="0.0.0.0"), f)
+    if other_uid:
+        os.chown(private_dir, who.uid, who.gid)
+        os.chown(mounted, who.uid, who.gid)
+    binds = {str(private_dir): {"bind": CONTAINER_CONNECTION_FILE.rsplit("/", 1)[0], "mode": "rw"}}
     if cwd != Path("/"):
-        binds[str(cwd)] = {"bind": str(cwd), "mode": "rw"}
+        # The notebook's project at the same path (its git top, or as far up as its code's
+        # '../data' and sys.path entries reach), the notebook's folder the working directory.
+        root = project_root(cwd, _notebook_file(notebook, cwd))
+        binds[str(root)] = {"bind": str(root), "mode": "rw"}
     host_config.update(
         binds=binds, init=True, auto_remove=True, cap_drop=["ALL"], cap_add=list(options.cap_add) or None,
         security_opt=["no-new-privileges"], **options.host_config(),
@@ -254,14 +254,21 @@ def create(options: KernelOptions, *, connection_file: Path, cwd: Path, kernel_i
                                host_config=host_config, kernel_id=kernel_id, spec_env=spec_env,
                                launch_env=launch_env)
     except EngineError as exc:
-        if private_dir is not None:
-            shutil.rmtree(private_dir, ignore_errors=True)
+        shutil.rmtree(private_dir, ignore_errors=True)
         if isinstance(exc, EngineNotFound):  # creating a container: only its image can be missing
             raise KernelError(f"the kernel's image {options.image} is not on this engine",
                               "build it ('envkit build NOTEBOOK') or pull it, then start the kernel again, "
                               "or reinstall the kernelspec ('envkit kernel install NOTEBOOK')") from exc
         raise
     return ContainerKernel(id=container_id, kernel_id=kernel_id, private_dir=private_dir)
+
+
+def _notebook_file(session: str, cwd: Path) -> Path | None:
+    """The kernel's notebook, from its session name (a path, relative to ``cwd`` or absolute), if it is a file."""
+    if not session.endswith(".ipynb"):
+        return None
+    candidate = Path(session) if Path(session).is_absolute() else cwd / Path(session).name
+    return candidate if candidate.is_file() else None
 
 
 def _create(options: KernelOptions, *, connection_file: Path, cwd: Path, labels: dict[str, str],
