@@ -18,7 +18,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from .engine import containers
+from .engine import containers, engine_url, leftovers
 from .errors import EngineError
 from .events import Done, Note, Progress, emit
 from .labels import LABEL, LABEL_KIND, LABEL_OWNER
@@ -60,6 +60,9 @@ def remove_stale_containers(*, dry_run: bool = False, min_age: float = 60.0,
                             progress: Progress | None = None) -> list[StaleContainer]:
     """Remove the stale containers (none when ``dry_run``); returns what was (or would be) removed."""
     found = find_stale_containers(min_age=min_age, labels=labels)
+    if not dry_run:  # builder containers of builds the engine dropped (they carry no label of ours)
+        for cid in leftovers.sweep(engine_url()):
+            emit(progress, Note(text=f"removed container {cid[:12]} of a build the engine dropped"))
     removed = []
     for item in found:
         if not dry_run:

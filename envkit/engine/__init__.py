@@ -166,10 +166,18 @@ def translated(action: str) -> Iterator[None]:
         raise EngineNotFound(f"{action}: not found ({exc.explanation or exc})") from exc
     except APIError as exc:
         raise EngineError(f"{action}: the engine refused ({exc.explanation or exc})") from exc
-    except RequestsConnectionError as exc:
-        raise _unavailable(engine_url(), exc) from exc
     except DockerException as exc:
         raise EngineError(f"{action}: {exc}") from exc
+    except Exception as exc:
+        # Inside this block the engine had answered (connecting happens in _clients): a
+        # connection refused or broken now means it stopped answering (envkit.engine.faults).
+        from .faults import broke_off, gone
+
+        if broke_off(exc):
+            raise gone(engine_url(), action) from exc
+        if isinstance(exc, RequestsConnectionError):
+            raise _unavailable(engine_url(), exc) from exc
+        raise
 
 
 __all__ = ["api", "connect", "engine_url", "reset", "translated"]
