@@ -60,10 +60,11 @@ def remove_stale_containers(*, dry_run: bool = False, min_age: float = 60.0,
                             progress: Progress | None = None) -> list[StaleContainer]:
     """Remove the stale containers (none when ``dry_run``); returns what was (or would be) removed."""
     found = find_stale_containers(min_age=min_age, labels=labels)
-    if not dry_run:  # builder containers of builds the engine dropped (they carry no label of ours)
-        for cid in leftovers.sweep(engine_url()):
-            emit(progress, Note(text=f"removed container {cid[:12]} of a build the engine dropped"))
     removed = []
+    if not dry_run:  # builder containers of builds the engine dropped (they carry no label of ours)
+        removed += [StaleContainer(id=cid, name=cid[:12], kind="build", status="exited",
+                                   reason="its build was dropped when the engine went away")
+                    for cid in leftovers.sweep(engine_url())]
     for item in found:
         if not dry_run:
             try:

@@ -3,7 +3,7 @@
 Its own socket, data root, exec root and pid file under ``/tmp``; its own bridge interface and
 subnet (never ``--bridge=none``: dockerd then deletes the host's ``docker0`` at start-up, see
 docs/beyond.md), ``--iptables=false`` (so builds in it reach no network: tests build offline).
-``kill()`` SIGKILLs the daemon (its containerd and the containers' shims live on, as after a
+``kill()`` SIGKILLs the daemon and its containerd (the containers' shims live on, as after a
 real crash); ``start()`` brings it back on the same data; ``close()`` stops everything it
 started, by process id, and removes its data and bridge.
 """
@@ -103,11 +103,26 @@ class PrivateEngine:
             return False
 
     def kill(self) -> None:
-        """SIGKILL the daemon alone, as a crash would (its containerd and shims live on)."""
+        """SIGKILL the daemon and the containerd it started, as a crash would; the containers' shims live on.
+
+        The containerd is killed too: a daemon restarted next to its predecessor's containerd
+        sometimes times out starting its own ("timeout waiting for containerd to start").
+        """
         assert self.proc is not None
-        self.started += _children(self.proc.pid)
+        children = _children(self.proc.pid)
+        self.started += children
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait()
+        for pid in children:
+            try:
+                if str(self.root) in Path(f"/proc/{pid}/cmdline").read_text():
+                    os.kill(pid, signal.SIGKILL)
+            except (OSError, ProcessLookupError):
+                pass
+        for pid in children:  # wait until it is gone (it is not our child: no wait())
+            deadline = time.monotonic() + 10
+            while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+                time.sleep(0.1)
 
     def load(self, image: str) -> None:
         """Copy ``image`` from the shared engine into this one (``docker save | docker load``)."""
