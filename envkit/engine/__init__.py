@@ -18,7 +18,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-from ..errors import EngineError, EngineNotFound, EngineUnavailable
+from ..errors import EngineError, EngineNotFound, EngineUnavailable, EnvkitError
 
 if TYPE_CHECKING:
     import docker
@@ -168,6 +168,8 @@ def translated(action: str) -> Iterator[None]:
         raise EngineError(f"{action}: the engine refused ({exc.explanation or exc})") from exc
     except DockerException as exc:
         raise EngineError(f"{action}: {exc}") from exc
+    except EnvkitError:  # already one of ours: connecting inside the block failed (_clients)
+        raise
     except Exception as exc:
         # Inside this block the engine had answered (connecting happens in _clients): a
         # connection refused or broken now means it stopped answering (envkit.engine.faults).

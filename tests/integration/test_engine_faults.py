@@ -96,11 +96,11 @@ def test_engine_killed_mid_build_is_one_line_leaves_no_container_and_the_next_bu
     (templates / "Dockerfile.j2").write_text(SLOW_TEMPLATE)
     folder = tmp_path / "project"
     folder.mkdir()
-    nb = support_build.tiny_notebook(folder / support_build.run_notebook("faults"))
+    nb = support_build.tiny_notebook(folder / support_build.run_notebook("faults"), cells=("import idna",))
     before = nb.read_bytes()
     env = _env(private, tmp_path, ENVKIT_TEMPLATES=str(templates))
 
-    proc = _envkit("build", str(nb), "--base-image", BASE, env=env)
+    proc = _envkit("build", str(nb), "--base-image", BASE, "--no-lock", env=env)
     _wait_for(lambda: any(" Up " in c for c in private.containers()), 180, "the build's RUN step running", proc)
     line, took, status = _one_line_after_kill(proc, private)
     match = GONE.match(line)
@@ -146,9 +146,9 @@ def test_the_next_build_removes_the_container_a_dropped_build_left(private, tmp_
     (templates / "Dockerfile.j2").write_text(SLOW_TEMPLATE.replace("sleep 300", "sleep 301"))
     folder = tmp_path / "project"
     folder.mkdir()
-    nb = support_build.tiny_notebook(folder / support_build.run_notebook("faults2"))
+    nb = support_build.tiny_notebook(folder / support_build.run_notebook("faults2"), cells=("import idna",))
     env = _env(private, tmp_path, ENVKIT_TEMPLATES=str(templates))
-    proc = _envkit("build", str(nb), "--base-image", BASE, env=env)
+    proc = _envkit("build", str(nb), "--base-image", BASE, "--no-lock", env=env)
     _wait_for(lambda: any(" Up " in c for c in private.containers()), 180, "the build's RUN step running", proc)
     line, _, status = _one_line_after_kill(proc, private)
     assert GONE.match(line) and status != 0, line
@@ -175,7 +175,6 @@ def test_engine_killed_mid_run_is_one_line_not_a_hang(private, env_image, tmp_pa
 
     folder = tmp_path / "project"
     folder.mkdir()
-    os.chown(folder, 1000, 1000) if os.geteuid() == 0 else None
     nb = folder / support_build.run_notebook("sleeper")
     nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print('ready')"),
                                                    nbformat.v4.new_code_cell("import time\ntime.sleep(300)")]),
