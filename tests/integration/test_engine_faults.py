@@ -175,6 +175,8 @@ def test_engine_killed_mid_run_is_one_line_not_a_hang(private, env_image, tmp_pa
 
     folder = tmp_path / "project"
     folder.mkdir()
+    if os.geteuid() == 0:  # a project folder of the image's user, as tmp_path itself (conftest)
+        os.chown(folder, 1000, 1000)
     nb = folder / support_build.run_notebook("sleeper")
     nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print('ready')"),
                                                    nbformat.v4.new_code_cell("import time\ntime.sleep(300)")]),
