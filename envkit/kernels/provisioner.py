@@ -86,6 +86,7 @@ class ContainerProvisioner(LocalProvisioner):  # type: ignore[misc]
                     for k, v in (self.kernel_spec.env or {}).items()}
         cwd = Path(kwargs.get("cwd") or os.getcwd())
         self.cwd = cwd
+        _lost.pop(self.kernel_id or "", None)  # a restart on an engine that is back
         self.container = await asyncio.to_thread(
             launch, self.options(), connection_file=Path(km.connection_file), cwd=cwd,
             kernel_id=self.kernel_id or "", spec_env=spec_env, launch_env=launch_env,
