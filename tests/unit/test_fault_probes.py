@@ -96,3 +96,34 @@ def test_a_write_interrupted_midway_leaves_no_temp_file_and_the_notebook_as_it_w
         os.fdopen = real_fdopen
     assert set(tmp_path.iterdir()) == before
     assert nb.read_text() == '{"old": true}\n'
+
+
+def test_builder_containers_are_noted_until_their_build_ends_or_is_dropped(tmp_path, monkeypatch):
+    from envkit import engine
+    from envkit.engine import leftovers
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setenv("DOCKER_HOST", DEAD_ENGINE)
+    engine.reset()
+    url = DEAD_ENGINE
+    leftovers.note(url, "a" * 64)
+    leftovers.note(url, "b" * 64)
+    folder = next((tmp_path / "envkit" / "builds").iterdir())
+    assert sorted(p.name for p in folder.iterdir()) == ["a" * 64, "b" * 64]
+    leftovers.forget(url, ["a" * 64])  # ended while the engine answered: the engine removed it
+    leftovers.abandon(url, ["b" * 64])  # dropped: for the next sweep
+    assert [p.name for p in folder.iterdir()] == ["b" * 64]
+    assert (folder / ("b" * 64)).read_text() == leftovers.ABANDONED
+    # The engine is still away: the record stays for the next sweep, and the sweep raises nothing.
+    assert leftovers.sweep(url) == []
+    assert [p.name for p in folder.iterdir()] == ["b" * 64]
+    engine.reset()
+
+
+def test_a_running_build_of_a_live_process_is_never_swept(tmp_path, monkeypatch):
+    from envkit.engine import leftovers
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    leftovers.note(DEAD_ENGINE, "c" * 64)  # this process lives: its build may still run
+    assert leftovers.sweep(DEAD_ENGINE) == []
+    assert len(list((tmp_path / "envkit" / "builds").rglob("c" * 64))) == 1
