@@ -154,11 +154,12 @@ def reset() -> None:
 def translated(action: str) -> Iterator[None]:
     """Turn docker-py exceptions raised inside the block into envkit errors naming ``action``.
 
-    A missing object (HTTP 404) becomes ``EngineNotFound``, so callers tell it apart by type.
+    A missing object (HTTP 404) becomes ``EngineNotFound``, so callers tell it apart by type;
+    a connection refused or broken mid-answer becomes ``EngineGone`` ("stopped answering during
+    ``action``"), see ``envkit.engine.faults``.
     """
     _docker()
     from docker.errors import APIError, DockerException, NotFound
-    from requests.exceptions import ConnectionError as RequestsConnectionError
 
     try:
         yield
@@ -177,8 +178,6 @@ def translated(action: str) -> Iterator[None]:
 
         if broke_off(exc):
             raise gone(engine_url(), action) from exc
-        if isinstance(exc, RequestsConnectionError):
-            raise _unavailable(engine_url(), exc) from exc
         raise
 
 
