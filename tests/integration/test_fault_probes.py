@@ -15,8 +15,11 @@ from pathlib import Path
 import pytest
 from conftest import tags_on_engine
 from support import TEST_RUN
+from support import build as support_build
 
 pytestmark = pytest.mark.docker
+
+env_image = support_build.env_image  # at least one envkit image for 'envkit images' to list
 
 
 def _notebook(path: Path, record: object) -> bytes:
