@@ -12,6 +12,7 @@ user template folder, ``ENVKIT_TEMPLATES``) or ``echo``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
@@ -53,6 +54,25 @@ def _env(pe, tmp_path: Path, **extra: str) -> dict[str, str]:
     cache = tmp_path / "cache"
     cache.mkdir(exist_ok=True)
     return {**os.environ, "DOCKER_HOST": pe.url, "XDG_CACHE_HOME": str(cache), "ENVKIT_DEBUG": "", **extra}
+
+
+@contextlib.contextmanager
+def _pointed_at(pe, env: dict[str, str]):
+    """This process's envkit on the private engine, with the CLI's cache folder."""
+    from envkit import engine as envkit_engine
+
+    old = {k: os.environ.get(k) for k in ("DOCKER_HOST", "XDG_CACHE_HOME")}
+    os.environ.update(DOCKER_HOST=pe.url, XDG_CACHE_HOME=env["XDG_CACHE_HOME"])
+    envkit_engine.reset()
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        envkit_engine.reset()
 
 
 def _envkit(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:
@@ -116,29 +136,19 @@ def test_engine_killed_mid_build_is_one_line_leaves_no_container_and_the_next_bu
     gc = subprocess.run([sys.executable, "-m", "envkit", "gc", "--min-age", "0"], env=env, text=True,
                         capture_output=True, timeout=120)
     assert gc.returncode == 0, gc.stderr
+    assert "its build was dropped when the engine went away" in gc.stdout, gc.stdout
     assert private.containers() == []
 
     # The next build works on the same engine (in this process, pointed at it).
-    from envkit import engine as envkit_engine
-    from envkit.build.forwarding import build_dockerfile
+    with _pointed_at(private, env):
+        from envkit.build.forwarding import build_dockerfile
 
-    old = os.environ.get("DOCKER_HOST")
-    os.environ["DOCKER_HOST"] = private.url
-    envkit_engine.reset()
-    try:
         image_id = build_dockerfile(f"FROM {BASE}\nRUN echo again > /again\n", {}, tag="", labels={})
-    finally:
-        if old is None:
-            os.environ.pop("DOCKER_HOST", None)
-        else:
-            os.environ["DOCKER_HOST"] = old
-        envkit_engine.reset()
     assert private.docker("image", "inspect", image_id).returncode == 0
     assert private.containers() == []
 
 
 def test_the_next_build_removes_the_container_a_dropped_build_left(private, tmp_path):
-    from envkit import engine as envkit_engine
     from envkit.build.forwarding import build_dockerfile
 
     templates = tmp_path / "templates"
@@ -155,18 +165,8 @@ def test_the_next_build_removes_the_container_a_dropped_build_left(private, tmp_
     private.start()
     assert private.containers()
 
-    old = {k: os.environ.get(k) for k in ("DOCKER_HOST", "XDG_CACHE_HOME")}
-    os.environ.update(DOCKER_HOST=private.url, XDG_CACHE_HOME=env["XDG_CACHE_HOME"])
-    envkit_engine.reset()
-    try:
+    with _pointed_at(private, env):  # and the same cache folder, where the dropped build is noted
         build_dockerfile(f"FROM {BASE}\nRUN echo next > /next\n", {}, tag="", labels={})
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-        envkit_engine.reset()
     assert private.containers() == []
 
 
