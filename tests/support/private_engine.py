@@ -47,12 +47,23 @@ def _ip(*args: str, check: bool = True) -> None:
 
 
 def _children(pid: int) -> list[int]:
-    """The direct children of ``pid`` (its containerd, for a dockerd)."""
-    try:
-        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
-    except OSError:
-        return []
-    return [int(p) for p in text.split()]
+    """The direct children of ``pid`` (its containerd, for a dockerd), by their parent pid.
+
+    Not ``/proc/PID/task/PID/children``: that lists the main thread's children only, and Go
+    starts processes from any thread.
+    """
+    found = []
+    for proc_dir in Path("/proc").iterdir():
+        if not proc_dir.name.isdigit():
+            continue
+        try:
+            stat = (proc_dir / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rpartition(")")[2].split()  # after "pid (comm)": state, ppid, ...
+        if len(fields) > 1 and fields[1] == str(pid):
+            found.append(int(proc_dir.name))
+    return found
 
 
 class PrivateEngine:
