@@ -72,8 +72,10 @@ def _execute(nb: Any, image: str, cwd: Path, *, timeout: int, allow_errors: bool
     from nbclient import NotebookClient
     from nbclient.exceptions import CellTimeoutError
 
+    from .engine.faults import gone
     from .kernels.kernelspec import kernel_manager
     from .kernels.options import KernelOptions
+    from .kernels.provisioner import engine_lost
 
     km = kernel_manager(KernelOptions(image=image), asynchronous=True)
     tracker = tracker or _Tracker()
@@ -94,6 +96,10 @@ def _execute(nb: Any, image: str, cwd: Path, *, timeout: int, allow_errors: bool
             if isinstance(exc, CellTimeoutError):
                 raise KernelError(f"{where}cell {tracker.cell} did not finish within the timeout of {timeout} s; "
                                   "the kernel was stopped", "raise the limit with --timeout SECONDS") from None
+            lost = engine_lost(km.kernel_id or "")
+            if lost:  # nbclient saw a dead kernel: its engine stopped answering (one line)
+                what = f"cell {tracker.cell}" if tracker.cell else "the kernel's start"
+                raise gone(lost, f"{what} of {label}" if label else what) from None
             if not isinstance(exc, RuntimeError):
                 raise
             # jupyter_client's "Kernel died before replying to kernel_info", nbclient's

@@ -18,7 +18,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-from ..errors import EngineError, EngineNotFound, EngineUnavailable
+from ..errors import EngineError, EngineNotFound, EngineUnavailable, EnvkitError
 
 if TYPE_CHECKING:
     import docker
@@ -154,11 +154,12 @@ def reset() -> None:
 def translated(action: str) -> Iterator[None]:
     """Turn docker-py exceptions raised inside the block into envkit errors naming ``action``.
 
-    A missing object (HTTP 404) becomes ``EngineNotFound``, so callers tell it apart by type.
+    A missing object (HTTP 404) becomes ``EngineNotFound``, so callers tell it apart by type;
+    a connection refused or broken mid-answer becomes ``EngineGone`` ("stopped answering during
+    ``action``"), see ``envkit.engine.faults``.
     """
     _docker()
     from docker.errors import APIError, DockerException, NotFound
-    from requests.exceptions import ConnectionError as RequestsConnectionError
 
     try:
         yield
@@ -166,10 +167,18 @@ def translated(action: str) -> Iterator[None]:
         raise EngineNotFound(f"{action}: not found ({exc.explanation or exc})") from exc
     except APIError as exc:
         raise EngineError(f"{action}: the engine refused ({exc.explanation or exc})") from exc
-    except RequestsConnectionError as exc:
-        raise _unavailable(engine_url(), exc) from exc
     except DockerException as exc:
         raise EngineError(f"{action}: {exc}") from exc
+    except EnvkitError:  # already one of ours: connecting inside the block failed (_clients)
+        raise
+    except Exception as exc:
+        # Inside this block the engine had answered (connecting happens in _clients): a
+        # connection refused or broken now means it stopped answering (envkit.engine.faults).
+        from .faults import broke_off, gone
+
+        if broke_off(exc):
+            raise gone(engine_url(), action) from exc
+        raise
 
 
 __all__ = ["api", "connect", "engine_url", "reset", "translated"]

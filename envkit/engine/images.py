@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from ..errors import BuildFailed, EngineError, EngineNotFound, Interrupted
+from ..errors import BuildFailed, EngineError, EngineGone, EngineNotFound, Interrupted
 from ..events import Log, Note, Progress, Step, emit
 from ..labels import LABEL, base_labels
-from . import _docker, api, engine_url, stream, translated
+from . import _docker, api, engine_url, faults, leftovers, stream, translated
 
 if TYPE_CHECKING:
     import docker
@@ -94,6 +94,8 @@ class _BuildState:
     image_id: str = ""
     tail: deque[str] = field(default_factory=lambda: deque(maxlen=TAIL))
     cached: list[str] = field(default_factory=list)
+    url: str = ""  # the engine's, for the builder containers noted in envkit.engine.leftovers
+    noted: list[str] = field(default_factory=list)
 
 
 def _follow(chunks: Iterable[Mapping[str, Any]], state: _BuildState, progress: Progress | None) -> None:
@@ -115,6 +117,9 @@ def _line(line: str, state: _BuildState, progress: Progress | None) -> None:
     running = RUNNING_IN.match(line)
     if running:
         state.container = running.group(1)
+        if state.url:  # until the build ends: an engine that dies now cannot remove it itself
+            leftovers.note(state.url, state.container)
+            state.noted.append(state.container)
     elif line == " ---> Using cache":
         state.cached.append(state.step.split(" : ", 1)[0].removeprefix("Step ").split("/")[0])
     if not line.startswith((" ---> ", "Removing intermediate container")):
@@ -130,7 +135,8 @@ def build_image(context: bytes, *, labels: Mapping[str, str], no_cache: bool = F
     failed build leaves earlier tags where they were.
     """
     client = _fresh_api()
-    state = _BuildState()
+    state = _BuildState(url=engine_url())
+    leftovers.sweep(state.url)  # what builds the engine dropped left there, now that it is back
     kwargs: dict[str, Any] = {"fileobj": io.BytesIO(context), "custom_context": True, "rm": True,
                               "forcerm": True, "nocache": no_cache, "decode": True, "labels": dict(labels)}
     if platform:
@@ -143,11 +149,18 @@ def build_image(context: bytes, *, labels: Mapping[str, str], no_cache: bool = F
     except stream.InBandError as exc:
         raise BuildFailed(f"building {what} failed: {exc}", step=state.step or None,
                           log_tail=list(state.tail)) from None
+    except EngineGone:
+        # One line naming the step; its container is removed by the next build or 'envkit gc'.
+        leftovers.abandon(state.url, state.noted)
+        state.noted = []
+        step = f" ({state.step})" if state.step else ""
+        raise faults.gone(state.url, f"building {what}{step}") from None
     except KeyboardInterrupt:
         _abort(client, chunks, state)
         raise Interrupted(f"building {what} was interrupted; nothing was tagged",
                           "the build's container was removed; run the build again when ready") from None
     finally:
+        leftovers.forget(state.url, state.noted)
         client.close()
     if state.cached:
         emit(progress, Note(text=f"reused {len(state.cached)} cached layer(s): steps {', '.join(state.cached)}"))
