@@ -75,25 +75,18 @@ def test_a_write_interrupted_midway_leaves_no_temp_file_and_the_notebook_as_it_w
     nb.write_text('{"old": true}\n')
     before = set(tmp_path.iterdir())
 
-    real_fdopen = os.fdopen
+    real_write = os.write
 
-    def fdopen(fd, *args, **kwargs):
-        fh = real_fdopen(fd, *args, **kwargs)
-        write = fh.write
+    def interrupted_write(fd, data):
+        real_write(fd, bytes(data[: len(data) // 2]))  # half of it reaches the temp file, then the fault
+        raise fault()
 
-        def interrupted_write(text):
-            write(text[: len(text) // 2])
-            raise fault()
-
-        fh.write = interrupted_write
-        return fh
-
-    os.fdopen = fdopen
+    os.write = interrupted_write
     try:
         with pytest.raises(fault):
             atomic_write_text(nb, "x" * 15_000_000)
     finally:
-        os.fdopen = real_fdopen
+        os.write = real_write
     assert set(tmp_path.iterdir()) == before
     assert nb.read_text() == '{"old": true}\n'
 
