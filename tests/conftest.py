@@ -22,6 +22,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from support import TEST_RUN, system  # noqa: E402
 
+# One Chromium for the whole session: a fixture imported into two test modules would be two
+# session fixtures, and a second sync Playwright inside the first one's event loop fails.
+from support.browser import browser_context  # noqa: E402, F401
+
 ROOT = Path(__file__).resolve().parent.parent
 TEST_UID = 1000  # envkit's images built by root give their envkit user this uid (envkit build --uid)
 

@@ -21,7 +21,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from support.browser import browser_context, screenshot  # noqa: F401
+from support.browser import screenshot
 from support.notebooks import make_notebook
 
 BIN = Path(sys.executable).parent

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from support import TEST_RUN
-from support.browser import browser_context, screenshot  # noqa: F401
+from support.browser import screenshot
 from support.build import env_image  # noqa: F401
 from support.share_image import lab_env, notebook_for  # noqa: F401
 
