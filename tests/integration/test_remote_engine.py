@@ -175,7 +175,7 @@ def test_a_kernel_reads_the_notebooks_folder_and_its_files_come_back(on_remote, 
 
     (tmp_path / "data.txt").write_text("from the client")
     outputs: list[dict] = []
-    km: KernelManager = kernel_manager(KernelOptions(image=on_remote))
+    km: KernelManager = kernel_manager(KernelOptions(image=on_remote), asynchronous=False)
     km.start_kernel(cwd=str(tmp_path))
     try:
         kc = km.client()
