@@ -87,11 +87,11 @@ def _docker() -> ModuleType:
     """
     with _lock:
         import docker
-        import docker.errors
         import docker.constants
+        import docker.errors
         import docker.tls
-        import docker.utils
         import docker.types
+        import docker.utils
         import docker.utils.socket
 
         return docker
