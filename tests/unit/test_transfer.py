@@ -81,3 +81,4 @@ def test_unpack_writes_new_and_changed_files_only_and_keeps_a_client_edit(tmp_pa
 def test_an_engine_over_the_network_does_not_share_the_clients_files(url, shared, host):
     assert shares_files(url) is shared
     assert engine_hostname(url) == host
+
