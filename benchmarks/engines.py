@@ -73,13 +73,27 @@ def measure(image: str, runs: int) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--image", default="envkit-test-kernel:standin")
+    parser.add_argument("--image", default="", help="an image with ipykernel (default: the tests' stand-in, built here)")
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     import docker
-    from support.remote_engine import remote_engine
+
+    from support.kernels import build_standin
+    from support.system import ensure_base_image
 
     local = docker.from_env()
+    built = not args.image
+    args.image = args.image or build_standin(ensure_base_image())
+    try:
+        _compare(local, args)
+    finally:
+        if built:
+            local.images.remove(args.image, force=True)
+
+
+def _compare(local, args: argparse.Namespace) -> None:
+    from support.remote_engine import remote_engine
+
     figures = {"local": measure(args.image, args.runs)}
     with remote_engine(local, (args.image,)) as (host, certs):
         os.environ.update(DOCKER_HOST=host, DOCKER_TLS_VERIFY="1", DOCKER_CERT_PATH=str(certs))
