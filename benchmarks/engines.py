@@ -77,7 +77,6 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     import docker
-
     from support.kernels import build_standin
     from support.system import ensure_base_image
 
