@@ -82,3 +82,25 @@ def test_an_engine_over_the_network_does_not_share_the_clients_files(url, shared
     assert shares_files(url) is shared
     assert engine_hostname(url) == host
 
+
+
+def test_a_docker_contexts_endpoint_and_certificates_are_used(tmp_path, monkeypatch):
+    from envkit import engine
+
+    digest = "a" * 64  # the docker CLI names the folders by the context name's digest
+    meta = tmp_path / "contexts" / "meta" / digest
+    tls = tmp_path / "contexts" / "tls" / digest / "docker"
+    meta.mkdir(parents=True)
+    tls.mkdir(parents=True)
+    (meta / "meta.json").write_text(json.dumps({"Name": "build-box", "Endpoints": {
+        "docker": {"Host": "tcp://127.0.0.1:2376", "SkipTLSVerify": False}}}))
+    for name in ("ca", "cert", "key"):
+        (tls / f"{name}.pem").write_text("x")
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
+    monkeypatch.setenv("DOCKER_CONTEXT", "build-box")
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
+    assert engine.engine_url() == "tcp://127.0.0.1:2376"
+    assert not engine.shares_files()
+    config = engine._context_tls(engine._docker(), "tcp://127.0.0.1:2376")
+    assert config.ca_cert == str(tls / "ca.pem") and config.verify
+    assert config.cert == (str(tls / "cert.pem"), str(tls / "key.pem"))
