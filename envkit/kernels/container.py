@@ -29,6 +29,7 @@ from typing import Any
 
 from .. import settings
 from ..engine import containers, engine_hostname, engine_url, shares_files
+from ..engine.system import is_podman
 from ..errors import EngineError, EngineNotFound, KernelError
 from ..labels import LABEL_KERNEL_ID, LABEL_KIND, LABEL_NOTEBOOK, LABEL_OWNER, base_labels
 from ..ownership import owner, owner_state
@@ -287,7 +288,9 @@ def _common_host_config(options: KernelOptions, who: RunAs) -> dict[str, Any]:
     # The kernel's uid need not own the image's home folder (a uid other than the one the image
     # was built for); without capabilities it could not write there, and matplotlib, IPython
     # and pip all want a writable HOME.
-    host_config.setdefault("tmpfs", {})[options.home] = f"uid={who.uid},gid={who.gid},mode=0700,exec"
+    # Podman refuses Docker's uid=/gid= tmpfs options; its own "U" chowns to the container's user.
+    owned_by = "U" if is_podman() else f"uid={who.uid},gid={who.gid}"
+    host_config.setdefault("tmpfs", {})[options.home] = f"{owned_by},mode=0700,exec"
     return host_config
 
 
