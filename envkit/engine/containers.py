@@ -100,9 +100,16 @@ def start(container_id: str) -> None:
 
 def inspect(container_id: str) -> ContainerState | None:
     """The container's state, or None when it no longer exists (removed, auto-removed)."""
+    errors = _docker().errors
     try:
         with translated(f"inspecting container {container_id[:12]}"):
-            data = api().inspect_container(container_id)
+            try:
+                data = api().inspect_container(container_id)
+            except errors.APIError as exc:
+                # Podman 4.3 answers 500 "no such container" for a container it just auto-removed.
+                if exc.status_code == 500 and "no such container" in str(exc.explanation or "").lower():
+                    return None
+                raise
     except EngineNotFound:
         return None
     state = data.get("State") or {}

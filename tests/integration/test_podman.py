@@ -1,0 +1,147 @@
+"""Kernels and ``envkit run`` on Podman's Docker-compatible API (rootful, Debian's podman 4.3).
+
+The test starts its own ``podman system service`` with a storage root, run root and socket of
+its own (nothing of the machine's Podman storage is touched), and ``containers.conf`` rlimits
+within this process's own (a sandbox may refuse Podman's defaults). The kernel image is copied
+from the Docker engine with ``podman load``. In CI as root the test installs podman and
+catatonit (Podman's init) itself; elsewhere it skips naming them.
+"""
+# ruff: noqa: F811  (pytest fixtures imported from support.kernels)
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+from support import TEST_RUN, system
+from support.kernels import kernel_image, standin_kernel_image  # noqa: F401
+
+pytestmark = pytest.mark.docker
+
+CONTAINERS_CONF = '[containers]\ndefault_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]\n'
+
+
+@pytest.fixture(scope="module")
+def podman(engine, kernel_image):
+    """(DOCKER_HOST, image): this test's Podman service, with the kernel image in its storage."""
+    import docker
+
+    try:
+        system.apt_install("podman", "catatonit", binaries=("podman", "catatonit"))
+    except system.Missing as exc:
+        pytest.skip(str(exc))
+    if os.geteuid() != 0:
+        pytest.skip("rootful Podman needs root (rootless: see docs/beyond.md)")
+    storage, run = Path(f"/var/tmp/envkit-podman-{TEST_RUN}"), Path(f"/tmp/envkit-podman-{TEST_RUN}")
+    storage.mkdir(parents=True)
+    run.mkdir()
+    (run / "containers.conf").write_text(CONTAINERS_CONF)
+    env = dict(os.environ, CONTAINERS_CONF=str(run / "containers.conf"))
+    podman_cmd = ["podman", "--root", str(storage / "root"), "--runroot", str(run / "state")]
+    host = f"unix://{run / 'podman.sock'}"
+    log = open(run / "service.log", "wb")
+    proc = subprocess.Popen([*podman_cmd, "system", "service", "--time=0", host], stdout=log, stderr=log,
+                            stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                docker.DockerClient(base_url=host, timeout=10).ping()
+                break
+            except Exception:  # noqa: BLE001 - not up yet
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail("podman system service did not start:\n" + (run / "service.log").read_text()[-3000:])
+                time.sleep(0.3)
+        saved = subprocess.Popen(["docker", "save", kernel_image], stdout=subprocess.PIPE) if shutil.which(
+            "docker") else None
+        if saved is not None:
+            subprocess.run([*podman_cmd, "load"], stdin=saved.stdout, env=env, check=True, capture_output=True)
+            saved.wait()
+        else:
+            data = b"".join(engine.images.get(kernel_image).save(named=True))
+            subprocess.run([*podman_cmd, "load"], input=data, env=env, check=True, capture_output=True)
+        yield host, kernel_image
+    finally:
+        client = docker.DockerClient(base_url=host, timeout=30)
+        try:
+            for c in client.containers.list(all=True):
+                c.remove(force=True)
+        except Exception:  # noqa: BLE001 - the service may already be gone
+            pass
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+        subprocess.run([*podman_cmd, "system", "reset", "--force"], env=env, capture_output=True)
+        for line in reversed(Path("/proc/mounts").read_text().splitlines()):
+            mountpoint = line.split()[1]
+            if mountpoint.startswith((str(storage), str(run))):
+                subprocess.run(["umount", "-l", mountpoint], capture_output=True)
+        shutil.rmtree(storage, ignore_errors=True)
+        shutil.rmtree(run, ignore_errors=True)
+
+
+@pytest.fixture
+def on_podman(podman, monkeypatch):
+    from envkit import engine as envkit_engine
+
+    host, image = podman
+    monkeypatch.setenv("DOCKER_HOST", host)
+    envkit_engine.reset()
+    yield image
+    envkit_engine.reset()
+
+
+def test_podmans_image_names_read_as_dockers(on_podman):
+    from envkit.engine.images import inspect_image
+    from envkit.engine.system import is_podman
+
+    assert is_podman()
+    info = inspect_image(on_podman)
+    assert info is not None and on_podman in info.tags  # Podman itself says localhost/…
+
+
+def test_a_kernel_on_podman_reads_and_writes_the_notebooks_folder(on_podman, tmp_path):
+    from envkit.kernels.kernelspec import kernel_manager
+    from envkit.kernels.options import KernelOptions
+
+    (tmp_path / "data.txt").write_text("from the client")
+    outputs: list[dict] = []
+    km = kernel_manager(KernelOptions(image=on_podman), asynchronous=False)
+    km.start_kernel(cwd=str(tmp_path))
+    try:
+        kc = km.client()
+        kc.start_channels()
+        kc.wait_for_ready(timeout=120)
+        reply = kc.execute_interactive("import os\nprint(open('data.txt').read(), os.environ['HOME'])\n"
+                                       "open(os.path.expanduser('~/x'), 'w').write('home is writable')",
+                                       timeout=60, output_hook=outputs.append)
+        kc.stop_channels()
+    finally:
+        km.shutdown_kernel(now=False)
+    assert reply["content"]["status"] == "ok", reply["content"]
+    text = "".join(m["content"].get("text", "") for m in outputs if m["msg_type"] == "stream")
+    assert "from the client /home/envkit" in text
+
+
+def test_envkit_run_on_podman(on_podman, tmp_path):
+    (tmp_path / "input.txt").write_text("21")
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("n = int(open('input.txt').read())\nprint(n * 2)"),
+                nbformat.v4.new_code_cell("open('answer.txt', 'w').write(str(n * 2))")]
+    nbformat.write(nb, str(tmp_path / "nb.ipynb"))
+    done = subprocess.run([sys.executable, "-m", "envkit", "run", str(tmp_path / "nb.ipynb"), "-o",
+                           str(tmp_path / "out.ipynb"), "--image", on_podman], capture_output=True, text=True,
+                          env=dict(os.environ))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert nbformat.read(tmp_path / "out.ipynb", as_version=4).cells[0].outputs[0]["text"] == "42\n"
+    assert (tmp_path / "answer.txt").read_text() == "42"
