@@ -1,4 +1,4 @@
-"""Kernel start and ``envkit run`` on a remote engine against the local Docker engine, in one run.
+"""Kernel start and ``envkit run`` on a remote engine and on Podman against local Docker, in one run.
 
     python benchmarks/engines.py [--image IMAGE] [--runs 5]
 
@@ -6,7 +6,8 @@ The remote engine is the test's second dockerd (tests/support/remote_engine.py):
 namespace, tcp://127.0.0.1 with TLS, so files move through the Engine API instead of bind
 mounts. Prints the median time from ``start_kernel`` to the first ``kernel_info`` reply and of
 ``envkit run`` on a two-cell notebook that reads and writes a file in its folder, on each
-engine, and their ratio. Needs root, dockerd, unshare, openssl, ip. (Podman: not measured yet.)
+engine, and their ratio; then the same on a rootful Podman service (tests/support/podman.py).
+Needs root, dockerd, unshare, openssl, ip, podman.
 """
 
 from __future__ import annotations
@@ -101,6 +102,17 @@ def _compare(local, args: argparse.Namespace) -> None:
         finally:
             for key in ("DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH"):
                 os.environ.pop(key, None)
+    from support.podman import Unavailable, podman_service
+
+    try:
+        with podman_service(local, (args.image,)) as host:
+            os.environ["DOCKER_HOST"] = host
+            try:
+                figures["Podman 4.3 (rootful, bind mounts)"] = measure(args.image, args.runs)
+            finally:
+                os.environ.pop("DOCKER_HOST", None)
+    except Unavailable as exc:
+        print(f"Podman not measured: {exc}")
     print(f"median of {args.runs} runs, image {args.image}")
     print("| engine | kernel start | envkit run |")
     print("|---|---|---|")

@@ -1,9 +1,8 @@
 """Kernels and ``envkit run`` on Podman's Docker-compatible API (rootful, Debian's podman 4.3).
 
-The test starts its own ``podman system service`` with a storage root, run root and socket of
-its own (nothing of the machine's Podman storage is touched), and ``containers.conf`` rlimits
-within this process's own (a sandbox may refuse Podman's defaults). The kernel image is copied
-from the Docker engine with ``podman load``. In CI as root the test installs podman and
+The test starts its own ``podman system service`` (tests/support/podman.py: its own storage
+root, run root and socket, ``containers.conf`` rlimits within this process's own). The kernel
+image is copied from the Docker engine with ``podman load``. In CI as root the test installs podman and
 catatonit (Podman's init) itself; elsewhere it skips naming them.
 """
 # ruff: noqa: F811  (pytest fixtures imported from support.kernels)
@@ -11,83 +10,24 @@ catatonit (Podman's init) itself; elsewhere it skips naming them.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
-import time
-from pathlib import Path
 
 import nbformat
 import pytest
-from support import TEST_RUN, system
+from support import podman as support_podman
 from support.kernels import kernel_image, standin_kernel_image  # noqa: F401
 
 pytestmark = pytest.mark.docker
 
-CONTAINERS_CONF = '[containers]\ndefault_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]\n'
-
-
 @pytest.fixture(scope="module")
 def podman(engine, kernel_image):
     """(DOCKER_HOST, image): this test's Podman service, with the kernel image in its storage."""
-    import docker
-
     try:
-        system.apt_install("podman", "catatonit", binaries=("podman", "catatonit"))
-    except system.Missing as exc:
+        with support_podman.podman_service(engine, (kernel_image,)) as host:
+            yield host, kernel_image
+    except support_podman.Unavailable as exc:
         pytest.skip(str(exc))
-    if os.geteuid() != 0:
-        pytest.skip("rootful Podman needs root (rootless: see docs/beyond.md)")
-    storage, run = Path(f"/var/tmp/envkit-podman-{TEST_RUN}"), Path(f"/tmp/envkit-podman-{TEST_RUN}")
-    storage.mkdir(parents=True)
-    run.mkdir()
-    (run / "containers.conf").write_text(CONTAINERS_CONF)
-    env = dict(os.environ, CONTAINERS_CONF=str(run / "containers.conf"))
-    podman_cmd = ["podman", "--root", str(storage / "root"), "--runroot", str(run / "state")]
-    host = f"unix://{run / 'podman.sock'}"
-    log = open(run / "service.log", "wb")
-    proc = subprocess.Popen([*podman_cmd, "system", "service", "--time=0", host], stdout=log, stderr=log,
-                            stdin=subprocess.DEVNULL, env=env, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                docker.DockerClient(base_url=host, timeout=10).ping()
-                break
-            except Exception:  # noqa: BLE001 - not up yet
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail("podman system service did not start:\n" + (run / "service.log").read_text()[-3000:])
-                time.sleep(0.3)
-        saved = subprocess.Popen(["docker", "save", kernel_image], stdout=subprocess.PIPE) if shutil.which(
-            "docker") else None
-        if saved is not None:
-            subprocess.run([*podman_cmd, "load"], stdin=saved.stdout, env=env, check=True, capture_output=True)
-            saved.wait()
-        else:
-            data = b"".join(engine.images.get(kernel_image).save(named=True))
-            subprocess.run([*podman_cmd, "load"], input=data, env=env, check=True, capture_output=True)
-        yield host, kernel_image
-    finally:
-        client = docker.DockerClient(base_url=host, timeout=30)
-        try:
-            for c in client.containers.list(all=True):
-                c.remove(force=True)
-        except Exception:  # noqa: BLE001 - the service may already be gone
-            pass
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
-        subprocess.run([*podman_cmd, "system", "reset", "--force"], env=env, capture_output=True)
-        for line in reversed(Path("/proc/mounts").read_text().splitlines()):
-            mountpoint = line.split()[1]
-            if mountpoint.startswith((str(storage), str(run))):
-                subprocess.run(["umount", "-l", mountpoint], capture_output=True)
-        shutil.rmtree(storage, ignore_errors=True)
-        shutil.rmtree(run, ignore_errors=True)
 
 
 @pytest.fixture
