@@ -65,11 +65,25 @@ def _created(value: Any) -> float:
     return 0.0
 
 
+def familiar_name(ref: str) -> str:
+    """``ref`` as Docker writes it: Podman's fully qualified names made short again.
+
+    Podman answers ``docker.io/envkit/x:latest`` (and ``localhost/x:latest`` for a name
+    without a registry) where Docker says ``envkit/x:latest``; compared as-is, envkit would
+    never find its own tags there and would rebuild an unchanged spec every time.
+    """
+    for prefix in ("docker.io/library/", "docker.io/", "localhost/"):
+        if ref.startswith(prefix):
+            return ref[len(prefix):]
+    return ref
+
+
 def image_info(data: Mapping[str, Any]) -> ImageInfo:
     """An ``ImageInfo`` from the engine's inspect data or one entry of its image list."""
     config = data.get("Config") or {}
     env = dict(e.split("=", 1) for e in config.get("Env") or () if "=" in e)
-    return ImageInfo(id=data["Id"], tags=tuple(t for t in (data.get("RepoTags") or ()) if t != "<none>:<none>"),
+    tags = tuple(familiar_name(t) for t in (data.get("RepoTags") or ()) if t != "<none>:<none>")
+    return ImageInfo(id=data["Id"], tags=tags,
                      repo_digests=tuple(d for d in (data.get("RepoDigests") or ()) if d != "<none>@<none>"),
                      labels=dict(data.get("Labels") or config.get("Labels") or {}),
                      size=int(data.get("Size") or 0), created=_created(data.get("Created")),
@@ -275,5 +289,5 @@ def read_file(image: str, path: str) -> bytes:
     return next(iter(files.values()))
 
 
-__all__ = ["ImageInfo", "build_image", "containers_using", "image_info", "inspect_image", "list_images", "read_file",
-           "read_files", "remove_image", "split_reference", "tag_image"]
+__all__ = ["ImageInfo", "build_image", "containers_using", "familiar_name", "image_info", "inspect_image",
+           "list_images", "read_file", "read_files", "remove_image", "split_reference", "tag_image"]

@@ -5,13 +5,16 @@ chosen ports and key and written the connection file; the container gets a priva
 it in a writable folder of its own, the notebook's project (``envkit.project``) at the same path
 with the notebook's folder as its working directory, a non-root uid:gid
 and default limits (``envkit.privileges``), an init process, no capabilities, and a watchdog
-on its stdin (see ``watchdog``).
+on its stdin (see ``watchdog``). An engine that does not see the client's files (a remote one)
+gets both as copies instead of bind mounts, and the folder's new files come back when the
+kernel ends (``transfer``).
 """
 
 from __future__ import annotations
 
 import getpass
 import json
+import logging
 import os
 import secrets
 import shutil
@@ -26,13 +29,14 @@ from pathlib import Path
 from typing import Any
 
 from .. import settings
-from ..engine import containers, engine_url
+from ..engine import containers, engine_hostname, engine_url, shares_files
+from ..engine.system import is_podman
 from ..errors import EngineError, EngineNotFound, KernelError
 from ..labels import LABEL_KERNEL_ID, LABEL_KIND, LABEL_NOTEBOOK, LABEL_OWNER, base_labels
 from ..ownership import owner, owner_state
-from ..privileges import folder_access, folder_hint, limits, run_as
+from ..privileges import RunAs, folder_access, folder_hint, limits, run_as
 from ..project import project_root
-from . import watchdog
+from . import transfer, watchdog
 from .options import KernelOptions
 
 CONTAINER_CONNECTION_FILE = "/run/envkit/kernel.json"
@@ -42,6 +46,8 @@ PORT_KEYS = ("shell_port", "iopub_port", "stdin_port", "hb_port", "control_port"
 NEVER_FORWARD = frozenset({"JPY_PARENT_PID"})
 FORWARDED = ("JPY_SESSION_NAME",)
 OUTPUT_LINES = 40
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+log = logging.getLogger("envkit.kernels")
 
 
 def sweep() -> list[str]:
@@ -104,6 +110,7 @@ class ContainerKernel:
     kernel_id: str
     stdin: Any = None
     private_dir: Path | None = None
+    snapshot: transfer.Snapshot | None = None  # a remote engine's copy of the folder, to bring back
     exit_code: int | None = None
     killed: bool = field(default=False)
     output: deque[str] = field(default_factory=lambda: deque(maxlen=OUTPUT_LINES))
@@ -150,6 +157,20 @@ class ContainerKernel:
             self.killed = True
         containers.kill(self.id, signum)
 
+    def copy_back(self, snapshot: transfer.Snapshot) -> None:
+        """Bring the files the kernel wrote in its folder copy back to the client's folder."""
+        if snapshot.folder == Path("/"):
+            return
+        try:
+            done = transfer.unpack(containers.get_archive(self.id, str(snapshot.folder)), snapshot)
+        except (EngineError, OSError, ValueError) as exc:  # tarfile errors are ValueErrors
+            log.warning("envkit kernel %s: could not copy its files back to %s: %s",
+                        self.kernel_id[:8], snapshot.folder, exc)
+            return
+        for rel in done.conflicts:
+            log.warning("envkit kernel %s: %s changed both in the kernel and in %s; the client's copy was kept",
+                        self.kernel_id[:8], rel, snapshot.folder)
+
     def close(self) -> None:
         """Drop the stdin socket (the watchdog ends the kernel) and remove the container."""
         if not self.killed and self.poll() not in (None, 0):
@@ -162,6 +183,9 @@ class ContainerKernel:
             except OSError:
                 pass
             self.stdin = None
+        if self.snapshot is not None:
+            snapshot, self.snapshot = self.snapshot, None
+            self.copy_back(snapshot)
         containers.remove(self.id)
         # The engine may still be finishing an auto-remove (it answers 409 to ours); wait a
         # moment so a caller that lists containers after cleanup() sees none.
@@ -204,6 +228,9 @@ def create(options: KernelOptions, *, connection_file: Path, cwd: Path, kernel_i
     # folder's owner or the image's user; and a process and memory limit unless options lift them.
     cwd = Path(cwd).resolve()
     who = run_as(options.image, cwd if cwd != Path("/") else None, explicit=options.user)
+    if not shares_files():
+        return _create_remote(options, info=info, cwd=cwd, who=who, kernel_id=kernel_id, spec_env=spec_env,
+                              launch_env=launch_env, notebook=notebook)
     if cwd != Path("/") and not folder_access(cwd, who)[0]:
         raise KernelError(f"the kernel's user (uid {who.uid}, {who.why}) cannot enter the notebook's folder {cwd}",
                           folder_hint(cwd, who, "kernel option user=root"))
@@ -241,24 +268,15 @@ def create(options: KernelOptions, *, connection_file: Path, cwd: Path, kernel_i
         binds=binds, init=True, auto_remove=True, cap_drop=["ALL"], cap_add=list(options.cap_add) or None,
         security_opt=["no-new-privileges"], **options.host_config(),
     )
-    host_config.update(limits(options.mem_limit, options.pids_limit))
-    # The kernel's uid need not own the image's home folder (a uid other than the one the image
-    # was built for); without capabilities it could not write there, and matplotlib, IPython
-    # and pip all want a writable HOME.
-    host_config.setdefault("tmpfs", {})[options.home] = f"uid={who.uid},gid={who.gid},mode=0700,exec"
-    labels = {**base_labels("kernel"), LABEL_KERNEL_ID: kernel_id, LABEL_OWNER: owner()}
-    if notebook:
-        labels[LABEL_NOTEBOOK] = notebook
+    host_config.update(_common_host_config(options, who))
+    labels = _labels(kernel_id, notebook)
     try:
         container_id = _create(options, connection_file=mounted, cwd=cwd, labels=labels, ports=ports, user=who.user,
                                host_config=host_config, kernel_id=kernel_id, spec_env=spec_env,
                                launch_env=launch_env)
     except EngineError as exc:
         shutil.rmtree(private_dir, ignore_errors=True)
-        if isinstance(exc, EngineNotFound):  # creating a container: only its image can be missing
-            raise KernelError(f"the kernel's image {options.image} is not on this engine",
-                              "build it ('envkit build NOTEBOOK') or pull it, then start the kernel again, "
-                              "or reinstall the kernelspec ('envkit kernel install NOTEBOOK')") from exc
+        _raise_create_error(options, exc)
         raise
     return ContainerKernel(id=container_id, kernel_id=kernel_id, private_dir=private_dir)
 
@@ -269,6 +287,76 @@ def _notebook_file(session: str, cwd: Path) -> Path | None:
         return None
     candidate = Path(session) if Path(session).is_absolute() else cwd / Path(session).name
     return candidate if candidate.is_file() else None
+
+
+def _common_host_config(options: KernelOptions, who: RunAs) -> dict[str, Any]:
+    """Limits and HOME, the same for a local and a remote engine."""
+    host_config = limits(options.mem_limit, options.pids_limit)
+    # The kernel's uid need not own the image's home folder (a uid other than the one the image
+    # was built for); without capabilities it could not write there, and matplotlib, IPython
+    # and pip all want a writable HOME.
+    # Podman refuses Docker's uid=/gid= tmpfs options; its own "U" chowns to the container's user.
+    owned_by = "U" if is_podman() else f"uid={who.uid},gid={who.gid}"
+    host_config.setdefault("tmpfs", {})[options.home] = f"{owned_by},mode=0700,exec"
+    return host_config
+
+
+def _labels(kernel_id: str, notebook: str) -> dict[str, str]:
+    labels = {**base_labels("kernel"), LABEL_KERNEL_ID: kernel_id, LABEL_OWNER: owner()}
+    if notebook:
+        labels[LABEL_NOTEBOOK] = notebook
+    return labels
+
+
+def _raise_create_error(options: KernelOptions, exc: EngineError) -> None:
+    if isinstance(exc, EngineNotFound):  # creating a container: only its image can be missing
+        raise KernelError(f"the kernel's image {options.image} is not on this engine",
+                          "build it ('envkit build NOTEBOOK') or pull it, then start the kernel again, "
+                          "or reinstall the kernelspec ('envkit kernel install NOTEBOOK')") from exc
+
+
+def _create_remote(options: KernelOptions, *, info: dict[str, Any], cwd: Path, who: RunAs, kernel_id: str,
+                   spec_env: dict[str, str] | None, launch_env: dict[str, str] | None,
+                   notebook: str) -> ContainerKernel:
+    """The kernel's container on an engine that cannot see client paths: copies, not bind mounts.
+
+    The connection file and the folder are unpacked into the created container before it starts;
+    the ports are published on the engine host's loopback, which is this machine's only when the
+    engine runs here (tcp://127.0.0.1); a farther engine needs a tunnel, not done yet.
+    """
+    host = engine_hostname()
+    if host not in LOOPBACK:
+        raise KernelError(f"kernels on the engine at {engine_url()} are not supported yet: their ports are "
+                          "published on that machine's loopback, which this one cannot reach",
+                          "forward the engine over a tunnel to a tcp://127.0.0.1 port here "
+                          "(ssh -L PORT:/var/run/docker.sock HOST), or use 'envkit build' and 'envkit push' only")
+    if options.network == "host":
+        raise KernelError("kernel option network=host needs an engine on this machine",
+                          "use network=auto or bridge with a remote engine")
+    ports = [int(info[k]) for k in PORT_KEYS]
+    connection = json.dumps(dict(info, ip="0.0.0.0")).encode()
+    data, snapshot = transfer.pack(cwd if cwd != Path("/") else None, CONTAINER_CONNECTION_FILE, connection,
+                                   uid=who.uid, gid=who.gid)
+    # No auto_remove: the folder is copied out of the stopped container before close() removes it.
+    host_config: dict[str, Any] = {
+        "port_bindings": {p: ("127.0.0.1", p) for p in ports}, "init": True, "cap_drop": ["ALL"],
+        "cap_add": list(options.cap_add) or None, "security_opt": ["no-new-privileges"], **options.host_config(),
+    }
+    host_config.update(_common_host_config(options, who))
+    try:
+        container_id = _create(options, connection_file=Path(CONTAINER_CONNECTION_FILE), cwd=cwd,
+                               labels=_labels(kernel_id, notebook), ports=ports, user=who.user,
+                               host_config=host_config, kernel_id=kernel_id, spec_env=spec_env,
+                               launch_env=launch_env)
+    except EngineError as exc:
+        _raise_create_error(options, exc)
+        raise
+    try:
+        containers.put_archive(container_id, "/", data)
+    except BaseException:
+        containers.remove(container_id)
+        raise
+    return ContainerKernel(id=container_id, kernel_id=kernel_id, snapshot=snapshot)
 
 
 def _create(options: KernelOptions, *, connection_file: Path, cwd: Path, labels: dict[str, str],
