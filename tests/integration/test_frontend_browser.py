@@ -132,6 +132,20 @@ def _no_file_changed_dialog(page) -> None:  # type: ignore[no-untyped-def]
     assert not texts, f"a dialog appeared: {texts}"
 
 
+def _save_with_ctrl_s(page, path: Path, before: bytes) -> None:  # type: ignore[no-untyped-def]
+    """The user's own save (Ctrl+S): the file changes, the editor is clean, no dialog appeared."""
+    from playwright.sync_api import expect
+
+    page.keyboard.press("Escape")
+    page.keyboard.press("Control+s")
+    deadline = time.monotonic() + 60
+    while path.read_bytes() == before:
+        assert time.monotonic() < deadline, "Ctrl+S did not save the notebook"
+        time.sleep(0.2)
+    expect(page.locator(".jp-mod-dirty")).to_have_count(0, timeout=30_000)
+    _no_file_changed_dialog(page)
+
+
 def _run(page, code: str) -> None:  # type: ignore[no-untyped-def]
     """Type ``code`` into the active (new, empty) cell and run it with Shift+Enter."""
     page.keyboard.type(code)
@@ -164,14 +178,7 @@ def test_record_goes_into_the_open_notebook_and_the_users_save_keeps_everything(
         assert path.read_bytes() == on_disk
         _no_file_changed_dialog(page)
 
-        page.keyboard.press("Escape")
-        page.keyboard.press("Control+s")
-        deadline = time.monotonic() + 60
-        while path.read_bytes() == on_disk:
-            assert time.monotonic() < deadline, "Ctrl+S did not save the notebook"
-            time.sleep(0.2)
-        expect(page.locator(".jp-mod-dirty")).to_have_count(0, timeout=30_000)
-        _no_file_changed_dialog(page)
+        _save_with_ctrl_s(page, path, on_disk)
 
         # A page reload: envkit stays loaded in the kernel, the extension finds its comm again.
         page.reload(wait_until="domcontentloaded")
@@ -184,14 +191,7 @@ def test_record_goes_into_the_open_notebook_and_the_users_save_keeps_everything(
         expect(cells.nth(5).locator(".jp-OutputArea")).to_contain_text("into the open notebook", timeout=120_000)
         first_save = path.read_bytes()
         _no_file_changed_dialog(page)
-        page.keyboard.press("Escape")
-        page.keyboard.press("Control+s")
-        deadline = time.monotonic() + 60
-        while path.read_bytes() == first_save:
-            assert time.monotonic() < deadline, "Ctrl+S did not save the notebook"
-            time.sleep(0.2)
-        expect(page.locator(".jp-mod-dirty")).to_have_count(0, timeout=30_000)
-        _no_file_changed_dialog(page)
+        _save_with_ctrl_s(page, path, first_save)
     finally:
         screenshot(page, "frontend-record-saved")
         page.close()
@@ -234,14 +234,7 @@ def test_build_from_the_browser_records_the_image_in_the_open_notebook(lab, brow
         expect(cells.nth(3).locator(".jp-OutputArea")).to_contain_text("wrote the lock", timeout=600_000)
         assert path.read_bytes() == on_disk
         _no_file_changed_dialog(page)
-        page.keyboard.press("Escape")
-        page.keyboard.press("Control+s")
-        deadline = time.monotonic() + 60
-        while path.read_bytes() == on_disk:
-            assert time.monotonic() < deadline, "Ctrl+S did not save the notebook"
-            time.sleep(0.2)
-        expect(page.locator(".jp-mod-dirty")).to_have_count(0, timeout=30_000)
-        _no_file_changed_dialog(page)
+        _save_with_ctrl_s(page, path, on_disk)
     finally:
         screenshot(page, "frontend-build-saved")
         page.close()
