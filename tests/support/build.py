@@ -70,8 +70,9 @@ def committed_layers(lines: list[str]) -> list[str]:
 
     layers, ours = [], False
     for line in lines:
-        if re.match(r"Step \d+/\d+ : ", line):
-            ours = not line.split(" : ", 1)[1].upper().startswith("FROM ")
+        if m := re.match(r"Step (\d+)/\d+ : ", line):
+            # Step 1 is envkit's FROM (progress may tell it in words: "starting from ...").
+            ours = m.group(1) != "1" and not line.split(" : ", 1)[1].upper().startswith("FROM ")
         elif line == " ---> Using cache":
             ours = False
         elif (m := re.fullmatch(r" ---> ([0-9a-f]{12,64})", line)) and ours:
