@@ -88,8 +88,9 @@ def _common(a: Path, b: Path) -> Path:
 def git_top(folder: Path) -> Path | None:
     """``git rev-parse --show-toplevel`` for ``folder``, if it is in a work tree."""
     try:
-        proc = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=folder, capture_output=True,
-                              text=True, timeout=20)
+        # Read only; a work tree another user owns (a root caller's) is read as well.
+        proc = subprocess.run(["git", "-c", "safe.directory=*", "rev-parse", "--show-toplevel"], cwd=folder,
+                              capture_output=True, text=True, timeout=20)
     except (OSError, subprocess.TimeoutExpired):
         return None
     text = proc.stdout.strip()
