@@ -116,6 +116,19 @@ def _signals_raise() -> Iterator[None]:
             os.kill(os.getpid(), received[0])
 
 
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """SIGTERM and SIGHUP wait (blocked, not lost) until the block ends; main thread, POSIX only."""
+    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGHUP})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 def temp_name(path: Path) -> str:
     """The prefix of envkit's temporary files beside ``path``."""
     return f".{path.name}.envkit-"
@@ -127,8 +140,11 @@ def temp_beside(path: Path) -> Iterator[Path]:
     tmp: Path | None = None
     with _signals_raise():
         try:
-            fd, name = tempfile.mkstemp(prefix=temp_name(path), suffix=".tmp", dir=path.parent)
-            tmp = Path(name)
+            # Held between creating the file and knowing its name: a SIGTERM landing there would
+            # leave a file no finally knows of. It is delivered once the name is known.
+            with _signals_held():
+                fd, name = tempfile.mkstemp(prefix=temp_name(path), suffix=".tmp", dir=path.parent)
+                tmp = Path(name)
             os.close(fd)
             yield tmp
         finally:

@@ -125,6 +125,39 @@ def parse_as_of(value: str, *, today: date) -> date | None:
     return when
 
 
+@dataclass(frozen=True, kw_only=True)
+class AsOf:
+    """What a build does about the era: ``keep`` the notebook's record, resolve ``now``, ``infer``
+    the era from the notebook, or resolve as of a given ``date`` (``when``)."""
+
+    mode: str
+    when: date | None = None
+
+
+def choose_as_of(option: str, *, recorded: bool, today: date) -> AsOf:
+    """The era decision for a build from ``--as-of`` (``""`` when not given) and the notebook's record.
+
+    A notebook envkit has built (``recorded``) keeps its spec and lock unless ``--as-of`` asks
+    otherwise; one without a record is resolved as of its inferred era by default. ``now`` is
+    the plain resolution of today. Raises ``ValueError`` naming the option for a bad value.
+    """
+    text = option.strip().lower()
+    if not text:
+        return AsOf(mode="keep" if recorded else "infer")
+    if text == "auto":
+        return AsOf(mode="infer")
+    when = parse_as_of(text, today=today)
+    return AsOf(mode="now") if when is None else AsOf(mode="date", when=when)
+
+
+RECENT_DAYS = 30  # an inferred era this recent resolves as of now: the same packages, no detour
+
+
+def resolves_as_of_now(era: Era, *, inferred: bool, today: date) -> bool:
+    """True when a build should resolve as of now: no date, or an inferred one from the last month."""
+    return era.when is None or (inferred and era.when >= today - timedelta(days=RECENT_DAYS))
+
+
 # --- what the notebook says ----------------------------------------------------------------
 
 def read_clues(nb: Mapping[str, Any]) -> NotebookClues:

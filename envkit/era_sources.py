@@ -39,7 +39,10 @@ _TIMEOUT = 30
 def git_commit_date(path: Path) -> date | None:
     """The date of the last commit that touched ``path`` (``git log -1 --format=%cI``), if any."""
     try:
-        proc = subprocess.run(["git", "log", "-1", "--format=%cI", "--", path.name], cwd=path.parent,
+        # Read only: a repository another user owns (a root caller's, a shared checkout) is
+        # read as well; git refuses it otherwise ("dubious ownership").
+        proc = subprocess.run(["git", "-c", "safe.directory=*", "log", "-1", "--format=%cI", "--", path.name],
+                              cwd=path.parent,
                               capture_output=True, text=True, timeout=20)
     except (OSError, subprocess.TimeoutExpired):
         return None

@@ -66,6 +66,10 @@ class EngineUnavailable(EnvkitError):
     """No container engine answered."""
 
 
+class EngineGone(EngineUnavailable):
+    """The engine answered, then stopped answering in the middle of an operation (it died or restarted)."""
+
+
 class EngineError(EnvkitError):
     """The engine refused or failed an operation."""
 

@@ -21,6 +21,13 @@ class Step:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Phase:
+    """Finer progress inside the current step, in words (e.g. "downloading 32 packages")."""
+
+    text: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class Log:
     """One line of an underlying tool's output (build log, installer, server)."""
 
@@ -52,7 +59,7 @@ class Done:
     text: str
 
 
-Event = Step | Log | Transfer | Note | Done
+Event = Step | Phase | Log | Transfer | Note | Done
 Progress = Callable[[Event], None]
 
 

@@ -294,7 +294,7 @@ def start_lab(path: str | os.PathLike[str], *, copy: bool = False, port: int | N
     (or with ``0``/``-1`` lift) the default limits (``envkit.privileges``).
     """
     from .build import BuildOptions, ensure_image
-    from .engine import containers
+    from .engine import containers, engine_url, shares_files
     from .kernels import watchdog
     from .ownership import owner
     from .privileges import folder_access, folder_hint, folder_warning, limits, run_as
@@ -312,6 +312,11 @@ def start_lab(path: str | os.PathLike[str], *, copy: bool = False, port: int | N
     if not is_loopback(ip):
         emit(progress, Note(text=f"JupyterLab will listen on {ip}, reachable from other machines; "
                                  "anyone with the token can run code as you", level="warning"))
+    if not copy and not shares_files():
+        # A remote engine cannot bind-mount this machine's folder: copy it into the image instead.
+        copy = True
+        emit(progress, Note(text=f"the engine at {engine_url()} does not see this machine's files: "
+                                 f"{nb.parent} is copied into the image (--copy); edits stay in the container"))
     emit(progress, Step(n=1, total=3, text=f"environment image for {nb.name}"))
     record = ensure_image(nb, options=options or BuildOptions(), progress=progress)
     emit(progress, Step(n=2, total=3, text="JupyterLab image"))
@@ -323,7 +328,11 @@ def start_lab(path: str | os.PathLike[str], *, copy: bool = False, port: int | N
         owned.append(image)
         root, binds = WORKDIR, {}
     else:
-        image, root = lab_image, str(nb.parent)
+        from .project import project_root
+
+        # The notebook's project at the same path (envkit.project), so '../data' and
+        # sys.path.append('..') work as on the host; JupyterLab opens the notebook in it.
+        image, root = lab_image, str(project_root(nb.parent, nb))
         binds = {root: {"bind": root, "mode": "rw"}}
         if not folder_access(nb.parent, who)[0]:
             raise EngineError(f"launch: JupyterLab's user (uid {who.uid}, {who.why}) cannot enter {nb.parent}",
@@ -358,7 +367,7 @@ def start_lab(path: str | os.PathLike[str], *, copy: bool = False, port: int | N
             remove_image(image_id, force=True)
         raise
     host = "127.0.0.1" if ip in ("0.0.0.0", "::") else ip
-    rel = nb.name
+    rel = nb.name if copy else nb.relative_to(root).as_posix()
     base_url = f"http://{host}:{host_port}/lab/tree/{quote(rel)}"
     server = LabServer(url=f"{base_url}?token={token}", base_url=base_url, token=token, port=host_port,
                        container_id=container_id, image_id=image, notebook=nb, owner=labels[LABEL_OWNER],

@@ -45,7 +45,8 @@ def find_notebook(user_ns: dict[str, Any], environ: dict[str, str] | None = None
 class EnvkitMagics(Magics):
     """The ``%envkit`` line magic and ``%%envkit`` cell magic (``%config EnvkitMagics.…``)."""
 
-    base_image = Unicode("", help="Default base image for builds (e.g. python:3.11-slim).").tag(config=True)
+    base_image = Unicode("", help="Base image for builds (e.g. python:3.11-slim), stored in the notebook's spec "
+                                  "when set.").tag(config=True)
     notebook = Unicode("", help="Notebook path when the front end does not tell the kernel.").tag(config=True)
     widgets = Bool(help="Show ipywidgets progress; plain text when False "
                         "(default: on unless ENVKIT_WIDGETS=0).").tag(config=True)
@@ -93,7 +94,8 @@ class EnvkitMagics(Magics):
             return
         if getattr(args, "_module", None) is None:
             raise UsageError(f"%envkit: unknown subcommand {argv[0]!r}", "see '%envkit help'")
-        if hasattr(args, "base_image") and not args.base_image and self.base_image:
+        if not getattr(args, "base_image", "") and self.base_image:
+            # Also for a bare '%envkit kernel', whose parser has no --base-image of its own.
             args.base_image = self.base_image
         status = args._module.run(args, self._ui())
         if status:
@@ -131,7 +133,7 @@ class EnvkitMagics(Magics):
         with ui.progress("%%envkit run") as progress:
             outputs = run_cell(cell, notebook=ui.default_notebook(), image=opts.image,
                                base_image=opts.base_image or self.base_image, timeout=opts.timeout,
-                               progress=progress)
+                               live=True, progress=progress)
         show_outputs(outputs)
 
 

@@ -18,7 +18,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from .engine import containers
+from .engine import containers, engine_url, leftovers
 from .errors import EngineError
 from .events import Done, Note, Progress, emit
 from .labels import LABEL, LABEL_KIND, LABEL_OWNER
@@ -61,6 +61,10 @@ def remove_stale_containers(*, dry_run: bool = False, min_age: float = 60.0,
     """Remove the stale containers (none when ``dry_run``); returns what was (or would be) removed."""
     found = find_stale_containers(min_age=min_age, labels=labels)
     removed = []
+    if not dry_run:  # builder containers of builds the engine dropped (they carry no label of ours)
+        removed += [StaleContainer(id=cid, name=cid[:12], kind="build", status="exited",
+                                   reason="its build was dropped when the engine went away")
+                    for cid in leftovers.sweep(engine_url())]
     for item in found:
         if not dry_run:
             try:

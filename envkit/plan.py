@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
+from . import validate as v
 from .errors import UsageError
 from .labels import LABEL_BUILD_KEY, LABEL_NOTEBOOK, LABEL_OPTIONS_KEY, LABEL_SPEC, LABEL_VERSION, own_labels
 from .settings import PipSettings
@@ -52,6 +53,8 @@ class BuildOptions:
     platform: str = ""
     uid: int | None = None
     use_lock: bool = True
+    live: bool = False  # captured in the kernel running the notebook: pin to the versions it has loaded
+    as_of: str = ""  # --as-of: DATE, auto or now; "" keeps a built notebook's lock, infers otherwise (envkit.era)
 
 
 def image_uid(options: BuildOptions) -> int:
@@ -66,6 +69,20 @@ def image_uid(options: BuildOptions) -> int:
 def base_image_for(spec: EnvSpec, options: BuildOptions) -> str:
     """The image to build FROM: the option, the spec's, else ``python:X.Y-slim``."""
     return options.base_image or spec.base_image or f"python:{spec.python}-slim"
+
+
+def choose_base_image(*, explicit: str = "", stored: str = "", user_default: str = "") -> str:
+    """The base image a notebook's spec records, chosen once.
+
+    An explicit choice (``--base-image``, ``%config EnvkitMagics.base_image``) first, then the
+    base the notebook's spec already stores, then the user's default (``ENVKIT_BASE_IMAGE``,
+    else the config file: ``envkit.settings.default_base_image``). ``""`` leaves it to
+    ``python:X.Y-slim`` for the spec's Python. Stored in the spec, the choice travels with the
+    notebook: a later command, or a teammate with another default, builds on the same base.
+    """
+    if explicit:
+        return v.image_reference(explicit.strip(), "base_image")
+    return stored or user_default
 
 
 def options_key(spec: EnvSpec, options: BuildOptions) -> str:
@@ -326,6 +343,6 @@ def make_plan(spec: EnvSpec, lock: Lock | None, options: BuildOptions, *, notebo
 
 __all__ = ["BaseLayer", "BuildOptions", "BuildPlan", "CA_NAME", "InstallPlan", "KERNEL_PACKAGE", "LAYER_DIR",
            "LOCK_FILE", "PREFIX", "UV_VERSION", "VENV", "base_image_for", "build_key", "forwarded_index_env",
-           "fresh_build", "has_credentials", "holds_lock", "image_labels", "image_repository", "image_tags",
+           "choose_base_image", "fresh_build", "has_credentials", "holds_lock", "image_labels", "image_repository", "image_tags",
            "image_uid", "index_name", "may_build_on", "make_plan", "needs_host_download", "options_key",
            "plan_install", "recorded_layer", "redact", "reuse_filter", "same_pin", "usable_lock"]

@@ -156,3 +156,36 @@ def uv_arguments(era: Era, moves: Iterable[ForwardMove], *, current: Iterable[st
         for name in current:
             args += ["--exclude-newer-package", f"{canonicalize_name(name)}={stamp_now}"]
     return args
+
+
+def resolution_line(era: Era, moves: Iterable[ForwardMove]) -> str:
+    """The one line a build shows: ``resolved as of 2019-03-02: last git commit touching the
+    notebook; moved forward: pandas 1.5.0 (first with wheels for Python 3.11)``."""
+    line = "resolved " + era.describe()
+    moved = [f"{m.distribution} {m.version} ({m.reason.rsplit('; ', 1)[0]})" for m in moves]
+    return line + ("; moved forward: " + ", ".join(moved) if moved else "")
+
+
+def unhonourable_pin(specifier: str, releases: Iterable[Release], python: str) -> str | None:
+    """Why an exact pin (``==1.1.5``) cannot be installed on ``python``, or None when it can.
+
+    Only ``==`` pins are judged, and only when the index has a release they match: a pin the
+    index does not know is left to the build to report. A pin whose matching releases have no
+    distribution for ``python`` (``installs_on``) cannot be honoured.
+    """
+    try:
+        allowed = SpecifierSet(specifier)
+    except InvalidSpecifier:
+        return None
+    if not any(s.operator == "==" for s in allowed):
+        return None
+    matching = []
+    for release in releases:
+        try:
+            if allowed.contains(Version(release.version), prereleases=True) and release.files:
+                matching.append(release)
+        except InvalidVersion:
+            continue
+    if not matching or any(installs_on(r, python) for r in matching):
+        return None
+    return f"{specifier}: no release it allows has a distribution for Python {python}"

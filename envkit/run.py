@@ -19,7 +19,16 @@ from typing import Any
 
 from .errors import Interrupted, KernelError, NotebookError, UsageError
 from .events import Done, Note, Progress, Step, emit
-from .verify import CellDiff, compare_cells, normalize_outputs, normalize_text  # noqa: F401 (kept importable from run)
+from .verify import (  # noqa: F401 (normalize_* kept importable from run)
+    NO_STORED_OUTPUTS,
+    CellDiff,
+    RaisedCell,
+    compare_cells,
+    has_stored_outputs,
+    normalize_outputs,
+    normalize_text,
+    raised_cells,
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -32,6 +41,7 @@ class RunResult:
     cells: int
     verified: bool = False
     differences: tuple[CellDiff, ...] = ()
+    raised: tuple[RaisedCell, ...] = ()  # cells that ended in an error (--allow-errors, --verify)
 
     @property
     def reproduced(self) -> bool:
@@ -62,8 +72,10 @@ def _execute(nb: Any, image: str, cwd: Path, *, timeout: int, allow_errors: bool
     from nbclient import NotebookClient
     from nbclient.exceptions import CellTimeoutError
 
+    from .engine.faults import gone
     from .kernels.kernelspec import kernel_manager
     from .kernels.options import KernelOptions
+    from .kernels.provisioner import engine_lost
 
     km = kernel_manager(KernelOptions(image=image), asynchronous=True)
     tracker = tracker or _Tracker()
@@ -84,6 +96,10 @@ def _execute(nb: Any, image: str, cwd: Path, *, timeout: int, allow_errors: bool
             if isinstance(exc, CellTimeoutError):
                 raise KernelError(f"{where}cell {tracker.cell} did not finish within the timeout of {timeout} s; "
                                   "the kernel was stopped", "raise the limit with --timeout SECONDS") from None
+            lost = engine_lost(km.kernel_id or "")
+            if lost:  # nbclient saw a dead kernel: its engine stopped answering (one line)
+                what = f"cell {tracker.cell}" if tracker.cell else "the kernel's start"
+                raise gone(lost, f"{what} of {label}" if label else what) from None
             if not isinstance(exc, RuntimeError):
                 raise
             # jupyter_client's "Kernel died before replying to kernel_info", nbclient's
@@ -94,9 +110,7 @@ def _execute(nb: Any, image: str, cwd: Path, *, timeout: int, allow_errors: bool
             if tracker.cell is not None:
                 raise KernelError(f"{where}the kernel in {image} died while running cell {tracker.cell}: {why}",
                                   "the cell may have crashed it or run out of memory") from exc
-            raise KernelError(f"{where}the kernel in {image} did not start: {why}",
-                              "check that the image has ipykernel in /opt/envkit/venv "
-                              "(images built by 'envkit build' do)") from exc
+            raise KernelError(f"{where}the kernel in {image} did not start: {why}", start_hint(why)) from exc
         finally:
             if client.kc is not None:
                 client.kc.stop_channels()
@@ -138,9 +152,20 @@ def _shut_down(km: Any) -> None:
         pass
 
 
+def start_hint(why: str) -> str:
+    """What to do about a kernel that never started, from what its container printed (``why``)."""
+    if "No module named ipykernel" in why or "No module named 'ipykernel" in why:
+        return "the image has no ipykernel in /opt/envkit/venv: rebuild it with 'envkit build', which installs it"
+    if "exec python failed" in why or ("No such file or directory" in why and "/opt/envkit/venv" in why):
+        return "the image has no envkit Python for the kernel: build the notebook's image with 'envkit build'"
+    if "Read-only file system" in why:
+        return "the kernel could not write a file it needs (see its output above); report this with that output"
+    return "the kernel's last output (above, when it printed any) says why; ENVKIT_DEBUG=1 shows all of it"
+
+
 def run_notebook(path: str | Path, output: str | Path | None = None, *, image: str = "",
                  verify: bool = False, timeout: int = 600, allow_errors: bool = False,
-                 base_image: str = "", progress: Progress | None = None) -> RunResult:
+                 base_image: str = "", as_of: str = "", progress: Progress | None = None) -> RunResult:
     """Execute ``path`` in its image (built first if needed) and write the executed copy to ``output``.
 
     With ``verify``, every cell runs even after an error and the result lists the code cells
@@ -155,11 +180,11 @@ def run_notebook(path: str | Path, output: str | Path | None = None, *, image: s
     except (OSError, ValueError) as exc:
         raise NotebookError(f"{path}: cannot read the notebook ({exc})") from exc
     stored = copy.deepcopy(nb.cells)
-    if verify and not any(c.get("outputs") for c in stored if c.get("cell_type") == "code"):
-        raise NotebookError(f"{path}: no stored outputs to verify against",
-                            "run the notebook and save it with its outputs first")
+    if verify and not has_stored_outputs(stored):
+        emit(progress, Note(text=NO_STORED_OUTPUTS.format(path=path), level="warning"))
+        verify = False
     emit(progress, Step(n=1, total=3, text="image"))
-    image = image or _notebook_image(path, base_image=base_image, progress=progress)
+    image = image or _notebook_image(path, base_image=base_image, as_of=as_of, progress=progress)
     emit(progress, Step(n=2, total=3, text=f"executing {path.name} in {image}"))
     failed: CellExecutionError | None = None
     tracker = _Tracker()
@@ -182,20 +207,22 @@ def run_notebook(path: str | Path, output: str | Path | None = None, *, image: s
                           "fix the cell, or pass --allow-errors to run on") from failed
     emit(progress, Step(n=3, total=3, text="comparing outputs" if verify else "done"))
     diffs = tuple(compare_cells(stored, nb.cells)) if verify else ()
+    raised = tuple(raised_cells(nb.cells))
     code_cells = sum(1 for c in nb.cells if c.get("cell_type") == "code")
     if verify:
         emit(progress, Note(text=f"{len(diffs)} of {code_cells} code cells differ",
                             level="warning" if diffs else "info"))
     emit(progress, Done(text=f"executed {code_cells} code cells of {path.name} in {image}"))
     return RunResult(notebook=path, output=Path(output) if output else None, image=image,
-                     cells=code_cells, verified=verify, differences=diffs)
+                     cells=code_cells, verified=verify, differences=diffs, raised=raised)
 
 
-def _notebook_image(path: Path, *, base_image: str, progress: Progress | None) -> str:
+def _notebook_image(path: Path, *, base_image: str, progress: Progress | None, live: bool = False,
+                  as_of: str = "") -> str:
     """The notebook's image, built first if needed: one path for ``envkit run`` and ``%%envkit run``."""
     from .kernels.targets import notebook_image
 
-    return notebook_image(path, base_image=base_image, progress=progress)
+    return notebook_image(path, base_image=base_image, live=live, as_of=as_of, progress=progress)
 
 
 def execute_cell(image: str, code: str, *, cwd: Path, progress: Progress | None = None,
@@ -214,11 +241,12 @@ def _execute_cell(image: str, code: str, *, cwd: Path, timeout: int) -> list[dic
 
 
 def run_cell(code: str, *, notebook: Path | None, image: str = "", base_image: str = "",
-             timeout: int = 600, progress: Progress | None = None) -> list[dict[str, Any]]:
+             timeout: int = 600, live: bool = False, progress: Progress | None = None) -> list[dict[str, Any]]:
     """Run ``code`` as one cell in ``notebook``'s image (or ``image``), in the notebook's folder.
 
     The image comes the way ``run_notebook`` gets it: the notebook's own, built first when it
-    does not exist yet. Returns the cell's nbformat outputs.
+    does not exist yet (``live``: pinned to the versions this kernel has loaded). Returns the
+    cell's nbformat outputs.
     """
     if not image and notebook is None:
         raise UsageError("%%envkit run: the notebook could not be found",
@@ -226,7 +254,7 @@ def run_cell(code: str, *, notebook: Path | None, image: str = "", base_image: s
     emit(progress, Step(n=1, total=2, text="image"))
     if not image:
         assert notebook is not None
-        image = _notebook_image(notebook, base_image=base_image, progress=progress)
+        image = _notebook_image(notebook, base_image=base_image, live=live, progress=progress)
     cwd = notebook.parent if notebook is not None else Path.cwd()
     emit(progress, Step(n=2, total=2, text=f"running the cell in {image}"))
     return _execute_cell(image, code, cwd=cwd, timeout=timeout)

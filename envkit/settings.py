@@ -15,6 +15,11 @@ from pathlib import Path
 
 from .errors import UsageError, use_debug_switch
 
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10 reads TOML with tomli, tomllib's origin
+    import tomli as tomllib
+
 CA_BUNDLE_VARIABLES = ("PIP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")
 
 
@@ -112,6 +117,46 @@ def template_dirs(environ: Mapping[str, str] | None = None) -> list[Path]:
     return [d for d in dirs if d.is_dir()]
 
 
+def config_file(environ: Mapping[str, str] | None = None) -> Path:
+    """envkit's user config file: ``$XDG_CONFIG_HOME/envkit/config.toml`` (``~/.config/envkit/config.toml``)."""
+    env = os.environ if environ is None else environ
+    return Path(env.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "envkit" / "config.toml"
+
+
+def default_base_image(environ: Mapping[str, str] | None = None) -> str:
+    """The user's default base image: ``ENVKIT_BASE_IMAGE``, else ``base_image`` in the config file, else ``""``.
+
+    Only a default: an explicit ``--base-image`` and the base stored in a notebook's spec come
+    first (``envkit.plan.choose_base_image``). A bad value names where it was read.
+    """
+    from .validate import Invalid, image_reference
+
+    env = os.environ if environ is None else environ
+    value = env.get("ENVKIT_BASE_IMAGE", "").strip()
+    if value:
+        return image_reference(value, "ENVKIT_BASE_IMAGE")
+    path = config_file(env)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return ""
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: cannot read it ({exc})", "fix or remove the file") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{path}: not valid TOML ({exc})", 'write e.g. base_image = "python:3.11-slim"') from None
+    base = data.get("base_image", "")
+    if base in ("", None):
+        return ""
+    if not isinstance(base, str):
+        raise UsageError(f"{path}: base_image must be a string", 'write e.g. base_image = "python:3.11-slim"')
+    try:
+        return image_reference(base.strip(), "base_image")
+    except Invalid as exc:
+        raise UsageError(f"{path}: {exc.message}", exc.hint) from None
+
+
 @dataclass(frozen=True, kw_only=True)
 class PipSettings:
     """The host's pip index settings, as ``pip install`` would use them."""
@@ -190,5 +235,5 @@ def pip_settings(environ: dict[str, str] | None = None) -> PipSettings:
 
 use_debug_switch(debug)
 
-__all__ = ["PipSettings", "debug", "default_uid", "extra_labels", "pip_settings", "run_uid", "template_dirs", "verbose",
+__all__ = ["PipSettings", "config_file", "debug", "default_base_image", "default_uid", "extra_labels", "pip_settings", "run_uid", "template_dirs", "verbose",
            "widgets"]

@@ -195,9 +195,15 @@ class EnvSpec:
     system_packages: tuple[str, ...] = ()
     base_image: str = ""
     unresolved: tuple[Unresolved, ...] = ()
+    # The date the requirements were resolved as of (ISO), and why that date (envkit.era).
+    as_of: str = ""
+    as_of_reason: str = ""
 
     def __post_init__(self) -> None:
         v.python_version(self.python, "python")
+        if self.as_of:
+            v.iso_date(self.as_of, "as_of")
+        v.text(self.as_of_reason, "as_of_reason", limit=300)
         if self.base_image:
             v.image_reference(self.base_image, "base_image")
         for i, package in enumerate(self.system_packages):
@@ -209,12 +215,15 @@ class EnvSpec:
 
     def digest(self) -> str:
         """Content digest over what changes the image; stable under cell order and outputs."""
-        return sha256_digest({
+        fields: dict[str, Any] = {
             "python": self.python,
             "requirements": [r.identity() for r in self.requirements],
             "system_packages": list(self.system_packages),
             "base_image": self.base_image,
-        })
+        }
+        if self.as_of:  # only when set: the digests of specs made before eras stay as they were
+            fields["as_of"] = self.as_of
+        return sha256_digest(fields)
 
     def requirement(self, name: str) -> Requirement | None:
         key = canonicalize_name(name)
@@ -230,7 +239,8 @@ class EnvSpec:
 
     @classmethod
     def from_json(cls, data: Any, field: str = "spec") -> EnvSpec:
-        d = v.obj(data, field, allowed=("python", "requirements", "system_packages", "base_image", "unresolved"))
+        d = v.obj(data, field, allowed=("python", "requirements", "system_packages", "base_image", "unresolved",
+                                          "as_of", "as_of_reason"))
         if "python" not in d:
             raise v.Invalid(f"{field}.python", "missing")
         reqs = v.array(d.get("requirements", []), f"{field}.requirements")
@@ -243,6 +253,8 @@ class EnvSpec:
                 system_packages=tuple(v.debian_package(p, f"system_packages[{i}]") for i, p in enumerate(packages)),
                 base_image=v.image_reference(d["base_image"], "base_image") if d.get("base_image", "") != "" else "",
                 unresolved=tuple(Unresolved.from_json(u, f"unresolved[{i}]") for i, u in enumerate(unresolved)),
+                as_of=v.iso_date(d["as_of"], "as_of") if d.get("as_of", "") != "" else "",
+                as_of_reason=v.text(d.get("as_of_reason", ""), "as_of_reason", limit=300),
             )
 
 
@@ -290,7 +302,8 @@ class Lock:
     """The exact package set that satisfies a spec, as installed in an image or a kernel.
 
     ``spec_digest`` names the spec it was made for; ``python`` is the full version
-    (``3.11.7``); ``source`` says where the pins came from (``image`` or ``kernel``).
+    (``3.11.7``); ``source`` says where the pins came from (``image``, ``kernel``, or ``era``:
+    resolved on the host as of the spec's ``as_of`` date, installed by a resolving build).
     """
 
     spec_digest: str
@@ -327,7 +340,7 @@ class Lock:
                 spec_digest=v.sha256(d.get("spec_digest"), "spec_digest"),
                 python=v.python_full_version(d.get("python"), "python"),
                 packages=tuple(Pin.from_json(p, f"packages[{i}]") for i, p in enumerate(packages)),
-                source=v.one_of(d.get("source", "image"), "source", ("image", "kernel")),
+                source=v.one_of(d.get("source", "image"), "source", ("image", "kernel", "era")),
                 platform=v.platform(d.get("platform", ""), "platform"),
             )
 

@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from .events import Done, Event, Log, Note, Progress, Step, Transfer
+from .events import Done, Event, Log, Note, Phase, Progress, Step, Transfer
 from .settings import verbose
 from .ui import UI
 
@@ -86,6 +86,7 @@ class TerminalUI(UI):
         bar = tqdm(total=0, desc=title, unit="step", file=sys.stderr, leave=True,
                    bar_format="{desc}: {n}/{total} {bar} {elapsed} {postfix}")
         log: list[str] = []
+        label = [""]
         show_log = [verbose()]
         lock = threading.Lock()
 
@@ -104,7 +105,10 @@ class TerminalUI(UI):
                     if event.total and bar.total != event.total:
                         bar.total = event.total
                     bar.n = event.n
-                    bar.set_postfix_str(event.text[:60], refresh=True)
+                    label[0] = event.text
+                    bar.set_postfix_str(event.text[:70], refresh=True)
+                elif isinstance(event, Phase):
+                    bar.set_postfix_str(f"{label[0]}: {event.text}"[:100], refresh=True)
                 elif isinstance(event, Log):
                     log.append(event.line)
                     if show_log[0]:
@@ -114,10 +118,10 @@ class TerminalUI(UI):
                 elif isinstance(event, Note):
                     bar.write(("warning: " if event.level == "warning" else "") + event.text, file=sys.stderr)
                 elif isinstance(event, Done):
+                    # The bar says it finished; the command prints the result itself, once.
                     if bar.total:
                         bar.n = bar.total
                     bar.set_postfix_str("done", refresh=True)
-                    bar.write(event.text, file=sys.stderr)
 
         if sys.stdin.isatty() and not show_log[0]:
             bar.write("(press l to show the log)", file=sys.stderr)
@@ -135,10 +139,12 @@ class TerminalUI(UI):
             if isinstance(event, Step) and (show_log or event.total > 1):
                 total = f"/{event.total}" if event.total else ""
                 print(f"[{event.n}{total}] {event.text}", file=sys.stderr)
+            elif isinstance(event, Phase):
+                print(f"    {event.text}", file=sys.stderr)
             elif isinstance(event, Log) and show_log:
                 print(event.line, file=sys.stderr)
-            elif isinstance(event, Note | Done):
-                prefix = "warning: " if isinstance(event, Note) and event.level == "warning" else ""
-                print(prefix + event.text, file=sys.stderr)
+            elif isinstance(event, Note):
+                # Done is not printed: the command prints its result itself, once.
+                print(("warning: " if event.level == "warning" else "") + event.text, file=sys.stderr)
 
         yield sink

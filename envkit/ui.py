@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .events import Done, Event, Log, Note, Progress, Step, Transfer
+from .events import Done, Event, Log, Note, Phase, Progress, Step, Transfer
 
 
 class UI:
@@ -54,18 +54,28 @@ class UI:
         """Offer a follow-up action: a button in a notebook, ``hint`` in a terminal."""
         self.message(hint)
 
+    def link(self, label: str, url: str, *, public_url: str) -> None:
+        """A link to open: ``url`` may carry a secret (a token) that ``public_url`` lacks.
+
+        A terminal shows ``url`` (nothing is saved); a notebook keeps the secret out of its outputs.
+        """
+        self.message(f"{label}: {url}")
+
     @contextmanager
     def progress(self, title: str) -> Iterator[Progress]:
-        """A progress sink for one long operation; the plain UI prints steps and notes."""
+        """A progress sink for one long operation; the plain UI prints steps, phases and notes.
+
+        ``Done`` is not printed: the command prints its result itself, once.
+        """
 
         def sink(event: Event) -> None:
             if isinstance(event, Step):
                 total = f"/{event.total}" if event.total else ""
                 self.message(f"[{event.n}{total}] {event.text}")
+            elif isinstance(event, Phase):
+                self.message(f"    {event.text}")
             elif isinstance(event, Note):
                 self.message(event.text, level=event.level)
-            elif isinstance(event, Done):
-                self.message(event.text)
 
         yield sink
 
@@ -78,6 +88,8 @@ def describe_event(event: Event) -> str:
     """One line of text for any event (used by every renderer's log view)."""
     if isinstance(event, Step):
         return f"Step {event.n}/{event.total}: {event.text}" if event.total else event.text
+    if isinstance(event, Phase):
+        return event.text
     if isinstance(event, Log):
         return event.line
     if isinstance(event, Transfer):
@@ -86,3 +98,27 @@ def describe_event(event: Event) -> str:
     if isinstance(event, Note | Done):
         return event.text
     return str(event)
+
+
+def relative_paths(text: str, *, cwd: Path | None = None, home: Path | None = None) -> str:
+    """``text`` with host paths shortened: relative to ``cwd`` (a kernel's is its notebook's folder), else ``~``.
+
+    Notebook outputs are saved and shared; the user's folders and name need not travel with them.
+    """
+    cwd = Path.cwd() if cwd is None else cwd
+    home = Path.home() if home is None else home
+    for base, short in ((cwd, ""), (home, "~/")):
+        prefix = str(base).rstrip("/") + "/"
+        if prefix != "/":
+            text = text.replace(prefix, short)
+    return text
+
+
+def progress_summary(title: str, *, seconds: float, notes: Sequence[str] = (), failed: bool = False) -> str:
+    """The short text a finished operation leaves (a saved notebook's output): never the result itself.
+
+    The command prints its result once; this says that the operation finished, how long it
+    took, and what the user should know about it (the notes).
+    """
+    head = f"{title}: failed after {seconds:.1f}s" if failed else f"{title}: done in {seconds:.1f}s"
+    return "\n".join([head, *dict.fromkeys(notes)])

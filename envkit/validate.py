@@ -237,6 +237,20 @@ def python_full_version(value: Any, field: str) -> str:
     return v
 
 
+def iso_date(value: Any, field: str) -> str:
+    """A calendar date as ``YYYY-MM-DD``."""
+    import datetime
+
+    v = text(value, field, limit=10, empty=False)
+    try:
+        if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", v):
+            raise ValueError(v)
+        datetime.date.fromisoformat(v)
+    except ValueError:
+        raise Invalid(field, f"{shown(v)} is not a date YYYY-MM-DD") from None
+    return v
+
+
 def sha256(value: Any, field: str) -> str:
     """``sha256:`` and 64 lower-case hex digits (hashes, digests, image IDs)."""
     h = text(value, field, limit=100, empty=False)

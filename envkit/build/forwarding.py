@@ -7,6 +7,7 @@ from typing import Any
 
 from ..dockerfile import context_tar
 from ..dockerfile import render_template as render_with
+from ..dockerfile.steps import narrate
 from ..engine.images import build_image, tag_image
 from ..events import Progress
 from ..labels import base_labels
@@ -46,7 +47,8 @@ def build_dockerfile(dockerfile: str, files: dict[str, bytes], *, tag: str, labe
     """
     context = {**forwarding_files(), **files}
     image_id, _ = build_image(context_tar(dockerfile, context), labels={**base_labels("image"), **labels},
-                              no_cache=options.no_cache, platform=options.platform, progress=progress,
+                              no_cache=options.no_cache, platform=options.platform,
+                              progress=narrate(progress, dockerfile),
                               what=tag or "image")
     if tag:
         tag_image(image_id, tag)

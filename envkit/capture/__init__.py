@@ -27,10 +27,12 @@ from ..notebook import (
 from ..spec import EnvkitMetadata, EnvSpec
 from .live import LiveVersions
 from .mapping import Mapper
+from .merge import Refreshed, merge_live, merge_stored
 from .result import CaptureResult, assemble
 from .scan import Scan, SkippedCell
 
-__all__ = ["CaptureResult", "LiveCapture", "SkippedCell", "capture_notebook", "capture_paths",
+__all__ = ["CaptureResult", "LiveCapture", "Refreshed", "SkippedCell", "capture_current", "capture_notebook",
+           "capture_paths",
            "capture_with_live", "find_notebooks"]
 
 
@@ -150,8 +152,24 @@ def capture_with_live(paths: Iterable[str | os.PathLike[str]], *, live: bool = F
     result = capture_paths(paths, mapper=mapper, progress=progress)
     if not live:
         return LiveCapture(result=result, spec=result.spec, notebook=single, base=base)
+    spec, pins = _pinned(result)
+    return LiveCapture(result=result, spec=spec, live=pins, notebook=single, base=base)
+
+
+def capture_current(notebook: Notebook, *, stored: EnvSpec | None, live: bool = False) -> Refreshed:
+    """What ``notebook`` needs now, merged with its ``stored`` spec (``merge.merge_stored``).
+
+    With ``live`` (in the kernel running the notebook) requirements are pinned to the loaded
+    versions by the same rule ``%envkit capture`` shows, so what it shows is what a build
+    installs. Every build, run, kernel and launch goes through here: the spec follows the code.
+    """
+    result = capture_notebook(notebook)
+    fresh = _pinned(result)[0] if live else result.spec
+    return merge_stored(stored, fresh, live=live)
+
+
+def _pinned(result: CaptureResult) -> tuple[EnvSpec, LiveVersions]:
     from .live import live_versions
-    from .merge import merge_live
 
     pins = live_versions(result.spec, imports=result.module_map())
-    return LiveCapture(result=result, spec=merge_live(result.spec, pins), live=pins, notebook=single, base=base)
+    return merge_live(result.spec, pins), pins

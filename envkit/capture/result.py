@@ -89,6 +89,18 @@ def assemble(scan: Scan, *, mapper: Mapper | None = None) -> CaptureResult:
             elif (req.specifier, req.url) != (first.specifier, first.url) and (req.specifier or req.url):
                 notes.append(f"{req.name}: installed as {first.pep508()!r} and as {req.pep508()!r}; kept the first")
             continue
+        if need.kind == "colab-install":  # a hint: the package, at the version the era resolves
+            try:
+                req = Requirement.parse(need.value, sources=(need.source,))
+            except PackageError:
+                continue
+            if req.name not in _INSTALLERS and not req.url:
+                guessed.setdefault(req.name, []).append((need.source, False))
+                sources.setdefault(req.name, []).append(need.source)
+                if req.specifier:
+                    notes.append(f"cell {need.source.cell}: {need.value} is installed on Colab only; "
+                                 f"a hint, not a pin")
+            continue
         if need.kind == "runtime":  # a distribution already (runtime_needs.json names them)
             guessed.setdefault(need.value, []).append((need.source, True))
             sources.setdefault(need.value, []).append(need.source)

@@ -26,7 +26,8 @@ _MAX_PARENTS = 3  # parent folders searched for local modules (notebooks/ beside
 
 @dataclass(frozen=True, kw_only=True)
 class Need:
-    """One thing the code asks for. ``kind``: import, install, load_ext, pep723, magic, runtime(-model)."""
+    """One thing the code asks for. ``kind``: import, install, colab-install (a hint), load_ext, pep723,
+    magic, runtime(-model)."""
 
     kind: str
     value: str  # a module name (import/load_ext/magic) or a PEP 508 string (install/pep723)
@@ -183,6 +184,10 @@ class Scan:
             for req in parsed.requirements:
                 self.needs.append(Need(kind="install", value=req, source=src("install", line)))
             self.notes.extend(f"{_where(label, cell, file)}: {note}" for note in parsed.notes)
+        for parsed, line in found.colab_installs:
+            # Colab-only installs say what the notebook used, not a version the image must honour.
+            for req in parsed.requirements if parsed.tool != "apt" else ():
+                self.needs.append(Need(kind="colab-install", value=req, source=src("install", line)))
         for module, line in found.load_ext:
             self._load_ext(module, line, local, base, cell, label, src)
         for module, line in found.run_modules:

@@ -47,6 +47,9 @@ class Findings:
 
     imports: list[ImportUse] = field(default_factory=list)
     installs: list[tuple[InstallLine, str]] = field(default_factory=list)  # (parsed, line)
+    # installs only Colab runs (under `if 'google.colab' in sys.modules:` or after `import
+    # google.colab` in a try): hints at what the notebook used, not pins the image must honour
+    colab_installs: list[tuple[InstallLine, str]] = field(default_factory=list)
     load_ext: list[tuple[str, str]] = field(default_factory=list)  # (module, line)
     runs: list[tuple[str, str]] = field(default_factory=list)  # (target, line)
     run_modules: list[tuple[str, str]] = field(default_factory=list)  # %run -m module
@@ -59,7 +62,7 @@ class Findings:
     code: str = field(default="", repr=False, compare=False)
 
     def extend(self, other: Findings) -> None:
-        for name in ("imports", "installs", "load_ext", "runs", "run_modules", "writes", "sys_paths", "magics"):
+        for name in ("imports", "installs", "colab_installs", "load_ext", "runs", "run_modules", "writes", "sys_paths", "magics"):
             getattr(self, name).extend(getattr(other, name))
 
 
@@ -148,6 +151,7 @@ class _Walker(ast.NodeVisitor):
         self.lines = code.splitlines()
         self.found = Findings()
         self.optional = 0
+        self.colab = 0  # inside a branch only Colab runs
 
     def visit_Constant(self, node: ast.Constant) -> None:
         # Leaves: skip NodeVisitor's slow compatibility shim for the old Num/Str visitors.
@@ -164,11 +168,30 @@ class _Walker(ast.NodeVisitor):
             module=node.module or "", level=node.level or 0, line=_line(self.lines, node),
             optional=self.optional > 0, names=tuple(a.name for a in node.names if a.name != "*")))
 
+    def _install(self, entry: tuple[InstallLine, str]) -> None:
+        (self.found.colab_installs if self.colab else self.found.installs).append(entry)
+
+    def visit_If(self, node: ast.If) -> None:
+        self.visit(node.test)
+        colab = _mentions_colab(node.test)
+        negated = colab and isinstance(node.test, ast.UnaryOp) and isinstance(node.test.op, ast.Not)
+        for branch, only_colab in ((node.body, colab and not negated), (node.orelse, negated)):
+            self.colab += only_colab
+            for stmt in branch:
+                self.visit(stmt)
+            self.colab -= only_colab
+
     def visit_Try(self, node: ast.Try) -> None:
         guarded = any(_catches_import_error(h.type) for h in node.handlers)
         self.optional += guarded
+        colab = False
         for stmt in node.body:
+            self.colab += colab
             self.visit(stmt)
+            self.colab -= colab
+            # what follows `import google.colab` in the try runs on Colab only
+            colab = colab or any(isinstance(n, (ast.Import, ast.ImportFrom)) and _imports_colab(n)
+                                 for n in ast.walk(stmt))
         for handler in node.handlers:  # the fallback import is an alternative too
             self.visit(handler)
         self.optional -= guarded
@@ -198,7 +221,7 @@ class _Walker(ast.NodeVisitor):
             cmd = _const_str(args[0])
             if cmd is not None:
                 for parsed in parse_shell_line(cmd):
-                    self.found.installs.append((parsed, "!" + cmd.strip()))
+                    self._install((parsed, "!" + cmd.strip()))
         else:
             self._dynamic_import(node)
 
@@ -206,10 +229,10 @@ class _Walker(ast.NodeVisitor):
         text = f"%{name} {rest}".strip()
         if name in {"pip", "conda", "mamba", "micromamba", "uv"}:
             for parsed in parse_magic(name, rest):
-                self.found.installs.append((parsed, text))
+                self._install((parsed, text))
         elif name in {"sx", "system"}:
             for parsed in parse_shell_line(rest):
-                self.found.installs.append((parsed, text))
+                self._install((parsed, text))
         elif name in {"load_ext", "reload_ext"}:
             for module in rest.split():
                 self.found.load_ext.append((module, text))
@@ -245,7 +268,7 @@ class _Walker(ast.NodeVisitor):
         elif name in SHELL_CELL_MAGICS:
             for raw in body.splitlines():
                 for parsed in parse_shell_line(raw):
-                    self.found.installs.append((parsed, raw.strip()))
+                    self._install((parsed, raw.strip()))
         elif name in {"writefile", "file"}:
             target = [t for t in line.split() if not t.startswith("-")]
             if target:
@@ -267,6 +290,23 @@ class _Walker(ast.NodeVisitor):
                 value = _const_str(node.args[-1])
                 if value and "{" not in value:
                     self.found.sys_paths.append(value)
+
+
+def _mentions_colab(test: ast.expr) -> bool:
+    """``'google.colab' in sys.modules``, ``IN_COLAB``, ``not in_colab()``: a test for Colab."""
+    for n in ast.walk(test):
+        if isinstance(n, ast.Constant) and isinstance(n.value, str) and "google.colab" in n.value:
+            return True
+        if isinstance(n, ast.Name) and "colab" in n.id.lower():
+            return True
+    return False
+
+
+def _imports_colab(node: ast.Import | ast.ImportFrom) -> bool:
+    if isinstance(node, ast.ImportFrom):
+        return (node.module or "").startswith("google.colab") or (
+            node.module == "google" and any(a.name == "colab" for a in node.names))
+    return any(a.name.startswith("google.colab") for a in node.names)
 
 
 def _catches_import_error(node: ast.expr | None) -> bool:

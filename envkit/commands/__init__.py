@@ -69,6 +69,12 @@ def build_parser(prog: str = "envkit") -> argparse.ArgumentParser:
     return parser
 
 
+def add_as_of_argument(p: argparse.ArgumentParser) -> None:
+    """``--as-of``: shared by build, dockerfile, run, kernel install and launch."""
+    p.add_argument("--as-of", default="", metavar="DATE|auto|now",
+                   help="resolve packages as of DATE (YYYY-MM-DD), 'auto' (the notebook's era) or 'now'; default: a built notebook keeps its lock, any other is resolved as of its era")
+
+
 def add_notebook_argument(p: argparse.ArgumentParser, *, many: bool = False) -> None:
     """The notebook positional; optional, since a magic knows the notebook it runs in."""
     if many:

@@ -6,7 +6,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 from ..ui import UI
-from . import add_notebook_argument, notebook_path
+from . import add_as_of_argument, add_notebook_argument, notebook_path
 
 if TYPE_CHECKING:
     from ..build import BuildOptions
@@ -16,11 +16,14 @@ HELP = "build the notebook's image (or reuse one of the same spec) and store its
 
 def add_build_options(p: argparse.ArgumentParser) -> None:
     """Options shared by ``build`` and ``dockerfile``."""
-    p.add_argument("--base-image", default="", help="image to build FROM (default: python:X.Y-slim for the spec)")
+    p.add_argument("--base-image", default="",
+                   help="image to build FROM, stored in the notebook's spec (default: the stored one, else "
+                        "$ENVKIT_BASE_IMAGE, else base_image in ~/.config/envkit/config.toml, else python:X.Y-slim)")
     p.add_argument("--tag", default="", help="readable image name (default: envkit/<notebook>-<hash of its path>:latest)")
     p.add_argument("--platform", default="", help="target platform, e.g. linux/amd64")
     p.add_argument("--uid", type=int, default=None,
                    help="uid of the image's non-root user (default: $ENVKIT_UID, else yours; 1000 for root)")
+    add_as_of_argument(p)
     p.add_argument("--no-lock", action="store_true",
                    help="ignore the notebook's lock and any image of the same spec: resolve again")
 
@@ -31,7 +34,8 @@ def build_options(args: argparse.Namespace) -> BuildOptions:
 
     # uid None: the one default rule of every front end (envkit.settings.default_uid).
     return BuildOptions(base_image=args.base_image, tag=args.tag, platform=args.platform, uid=args.uid,
-                        no_cache=getattr(args, "no_cache", False), use_lock=not args.no_lock)
+                        no_cache=getattr(args, "no_cache", False), use_lock=not args.no_lock,
+                        as_of=getattr(args, "as_of", ""))
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -42,10 +46,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:
+    from dataclasses import replace
+
     from ..build import build_notebook, render_notebook
 
     path = notebook_path(args, ui)
-    options = build_options(args)
+    # In a notebook, pin to the versions this kernel has loaded: what %envkit capture shows is
+    # what the build installs.
+    options = replace(build_options(args), live=ui.interactive_notebook)
     if args.dry_run:
         context = render_notebook(path, options=options)
         ui.text_block(context.dockerfile)

@@ -10,6 +10,7 @@ import argparse
 
 from ..errors import UsageError
 from ..ui import UI
+from . import add_as_of_argument
 
 HELP = "install, list or remove Jupyter kernelspecs that run a notebook's kernel in its container"
 
@@ -42,7 +43,8 @@ def _install_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--gpus", help="GPUs: 'all', a count, or comma-separated device ids")
     p.add_argument("--network", choices=("auto", "host", "bridge"), default="auto",
                    help="host networking (auto: on Linux) or ports published on 127.0.0.1")
-    p.add_argument("--base-image", default="", help="base image when the notebook's image must be built")
+    p.add_argument("--base-image", default="", help="base image of the notebook's image, stored in its spec (see 'envkit build')")
+    add_as_of_argument(p)
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:
@@ -93,7 +95,8 @@ def _resolve(targets, target: str, args: argparse.Namespace, ui: UI):  # type: i
     if target.endswith(".ipynb") and not image:
         # Only a notebook may need a build: show progress for that one.
         with ui.progress("kernel image") as progress:
-            return targets.resolve(target, base_image=base, progress=progress)
+            return targets.resolve(target, base_image=base, live=ui.interactive_notebook,
+                                   as_of=getattr(args, "as_of", ""), progress=progress)
     return targets.resolve(target, image=image, base_image=base)
 
 

@@ -6,7 +6,7 @@ import argparse
 import signal
 
 from ..ui import UI
-from . import add_notebook_argument, notebook_path
+from . import add_as_of_argument, add_notebook_argument, notebook_path
 
 HELP = "start JupyterLab in a container of the notebook's image and open the notebook (Ctrl-C stops it)"
 
@@ -18,7 +18,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-browser", action="store_true", help="print the URL instead of opening a browser")
     p.add_argument("--port", type=int, default=None, help="host port (default: a free one)")
     p.add_argument("--base-image", default="",
-                   help="when the environment image must be built: build FROM this image (see 'envkit build')")
+                   help="base image of the notebook's image, stored in its spec (see 'envkit build')")
+    add_as_of_argument(p)
     p.add_argument("--stop", action="store_true",
                    help="stop the JupyterLab servers started for this notebook (e.g. by %%envkit launch)")
     p.add_argument("--user", default="",
@@ -40,29 +41,30 @@ def run(args: argparse.Namespace, ui: UI) -> int:
         ui.message(f"stopped {len(stopped)} JupyterLab server(s) for {path.name}"
                    + (f": {', '.join(stopped)}" if stopped else ""))
         return 0
-    options = BuildOptions(base_image=args.base_image)
+    # In a notebook, the kernel's loaded versions pin the spec (what %envkit capture shows).
+    options = BuildOptions(base_image=args.base_image, live=ui.interactive_notebook, as_of=args.as_of)
     with ui.progress(f"launch {path.name}") as progress:
         server = start_lab(path, copy=args.copy, port=args.port, ip=args.ip, options=options, user=args.user,
                            mem_limit=args.mem_limit, pids_limit=args.pids_limit, progress=progress)
     if not server.started:
         # Another process runs it (and owns it): show it, leave it running.
         if args.no_browser or not _open_browser(server.url):
-            ui.message(f"JupyterLab for {path.name} is already running: {server.url}")
+            ui.link(f"JupyterLab for {path.name} is already running", server.url, public_url=server.base_url)
         else:
             ui.message(f"JupyterLab for {path.name} is already running; opened {server.base_url} in your browser")
         return 0
     if ui.interactive_notebook:
-        # In a notebook the server keeps running. The token goes into the cell's output (which
-        # is saved with the notebook) only when asked for with --no-browser.
+        # In a notebook the server keeps running. The link carries the token in the page only:
+        # outputs are saved with the notebook, the token never goes into one (NotebookUI.link).
         if args.no_browser or not _open_browser(server.url):
-            ui.message(f"JupyterLab: {server.url}")
+            ui.link("JupyterLab", server.url, public_url=server.base_url)
         else:
             ui.message(f"opened {server.base_url} in your browser")
         ui.message("stop it with: %envkit launch --stop")
         return 0
     try:
         if args.no_browser or not _open_browser(server.url):
-            ui.message(f"JupyterLab for {path.name}: {server.url}")
+            ui.link(f"JupyterLab for {path.name}", server.url, public_url=server.base_url)
         else:
             ui.message(f"opened {server.base_url} in your browser")
         ui.message("press Ctrl-C to stop it")

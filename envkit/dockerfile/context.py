@@ -25,6 +25,11 @@ class BuildContext:
         """What the packages layer installs."""
         return self.plan.install
 
+    @property
+    def install_command(self) -> str:
+        """The packages step's command, as rendered (the context's ``<layer dir>/run.txt``)."""
+        return self.files[f"{self.plan.layer_dir}/run.txt"].decode().rstrip("\n")
+
     def tar(self) -> bytes:
         """The context as a deterministic tar, Dockerfile included."""
         return context_tar(self.dockerfile, self.files)

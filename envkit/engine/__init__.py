@@ -14,11 +14,12 @@ import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from ..errors import EngineError, EngineNotFound, EngineUnavailable
+from ..errors import EngineError, EngineNotFound, EngineUnavailable, EnvkitError
 
 if TYPE_CHECKING:
     import docker
@@ -26,14 +27,23 @@ if TYPE_CHECKING:
 CONNECT_TIMEOUT = 2.0
 
 
-def _context_host() -> str | None:
-    """The endpoint of the current ``docker context``, when one other than default is set."""
+@dataclass(frozen=True)
+class _Context:
+    """The current ``docker context`` (when not ``default``): its endpoint and TLS material."""
+
+    name: str
+    host: str
+    skip_tls_verify: bool = False
+    tls_dir: Path | None = None  # holds ca.pem, cert.pem, key.pem when the context has TLS
+
+
+def _current_context() -> _Context | None:
     config_dir = Path(os.environ.get("DOCKER_CONFIG", Path.home() / ".docker"))
     try:
         name = os.environ.get("DOCKER_CONTEXT") or json.loads(
             (config_dir / "config.json").read_text()).get("currentContext")
     except (OSError, ValueError):
-        return None
+        name = os.environ.get("DOCKER_CONTEXT")
     if not name or name == "default":
         return None
     for meta in (config_dir / "contexts" / "meta").glob("*/meta.json"):
@@ -42,8 +52,20 @@ def _context_host() -> str | None:
         except (OSError, ValueError):
             continue
         if data.get("Name") == name:
-            return data.get("Endpoints", {}).get("docker", {}).get("Host")
+            endpoint = data.get("Endpoints", {}).get("docker", {})
+            if not endpoint.get("Host"):
+                return None
+            # The docker CLI keeps a context's certificates under the same digest as its metadata.
+            tls_dir = config_dir / "contexts" / "tls" / meta.parent.name / "docker"
+            return _Context(name=name, host=endpoint["Host"], skip_tls_verify=bool(endpoint.get("SkipTLSVerify")),
+                            tls_dir=tls_dir if tls_dir.is_dir() else None)
     return None
+
+
+def _context_host() -> str | None:
+    """The endpoint of the current ``docker context``, when one other than default is set."""
+    context = _current_context()
+    return context.host if context is not None else None
 
 
 def engine_url() -> str:
@@ -65,8 +87,11 @@ def _docker() -> ModuleType:
     """
     with _lock:
         import docker
+        import docker.constants
         import docker.errors
+        import docker.tls
         import docker.types
+        import docker.utils
         import docker.utils.socket
 
         return docker
@@ -88,15 +113,59 @@ def _clients(url: str) -> tuple[docker.DockerClient, docker.APIClient]:
 def _connect(docker_py: ModuleType, url: str) -> tuple[docker.DockerClient, docker.APIClient]:
     try:
         if os.environ.get("DOCKER_HOST") or url == "unix:///var/run/docker.sock":
-            high = docker_py.from_env(timeout=CONNECT_TIMEOUT)
+            # DOCKER_HOST, DOCKER_TLS_VERIFY and DOCKER_CERT_PATH, as docker-py's from_env reads them.
+            kwargs = docker_py.utils.kwargs_from_env()
         else:
-            high = docker_py.DockerClient(base_url=url, timeout=CONNECT_TIMEOUT)
+            kwargs = {"base_url": url, "tls": _context_tls(docker_py, url)}
+        if not kwargs.get("tls"):
+            high = docker_py.DockerClient(**kwargs, timeout=CONNECT_TIMEOUT)
+        else:
+            # requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE replace the engine's own CA
+            # (its session-level verify loses to the environment): a TLS engine is then refused
+            # wherever those name the system bundle. The API version is asked once that is off.
+            high = docker_py.DockerClient(**kwargs, timeout=CONNECT_TIMEOUT,
+                                          version=docker_py.constants.MINIMUM_DOCKER_API_VERSION)
+            high.api.trust_env = False
+            high.api._version = high.api._retrieve_server_version()
         high.ping()
     except (docker_py.errors.DockerException, OSError) as exc:
         raise _unavailable(url, exc) from exc
     # Pings are quick; real operations (builds, pushes) need no client-side timeout.
     high.api.timeout = None
     return high, high.api
+
+
+def _context_tls(docker_py: ModuleType, url: str) -> Any:
+    """The current context's TLS settings for ``url`` (its ca/cert/key files), else False."""
+    context = _current_context()
+    if context is None or context.host != url or context.tls_dir is None:
+        return False
+    files = {name: context.tls_dir / f"{name}.pem" for name in ("ca", "cert", "key")}
+    cert = (str(files["cert"]), str(files["key"])) if files["cert"].is_file() and files["key"].is_file() else None
+    ca = str(files["ca"]) if files["ca"].is_file() else None
+    return docker_py.tls.TLSConfig(client_cert=cert, ca_cert=ca, verify=not context.skip_tls_verify and ca is not None)
+
+
+def shares_files(url: str | None = None) -> bool:
+    """True when the engine sees this client's files at the same paths (bind mounts work).
+
+    An engine reached through a local socket runs on this machine; one reached over tcp:// or
+    ssh:// (directly or through a Docker context) is treated as another machine, even on
+    127.0.0.1: it may run in a mount namespace of its own. Files then move through the
+    Engine API (archives), never bind mounts of client paths.
+    """
+    url = url or engine_url()
+    return url.startswith(("unix://", "npipe://")) or url.startswith("/")
+
+
+def engine_hostname(url: str | None = None) -> str:
+    """The host name of a tcp:// or ssh:// engine URL ('' for a local socket)."""
+    from urllib.parse import urlsplit
+
+    url = url or engine_url()
+    if shares_files(url):
+        return ""
+    return urlsplit(url if "://" in url else f"tcp://{url}").hostname or ""
 
 
 def _os_error(exc: BaseException) -> OSError | None:
@@ -154,11 +223,12 @@ def reset() -> None:
 def translated(action: str) -> Iterator[None]:
     """Turn docker-py exceptions raised inside the block into envkit errors naming ``action``.
 
-    A missing object (HTTP 404) becomes ``EngineNotFound``, so callers tell it apart by type.
+    A missing object (HTTP 404) becomes ``EngineNotFound``, so callers tell it apart by type;
+    a connection refused or broken mid-answer becomes ``EngineGone`` ("stopped answering during
+    ``action``"), see ``envkit.engine.faults``.
     """
     _docker()
     from docker.errors import APIError, DockerException, NotFound
-    from requests.exceptions import ConnectionError as RequestsConnectionError
 
     try:
         yield
@@ -166,10 +236,18 @@ def translated(action: str) -> Iterator[None]:
         raise EngineNotFound(f"{action}: not found ({exc.explanation or exc})") from exc
     except APIError as exc:
         raise EngineError(f"{action}: the engine refused ({exc.explanation or exc})") from exc
-    except RequestsConnectionError as exc:
-        raise _unavailable(engine_url(), exc) from exc
     except DockerException as exc:
         raise EngineError(f"{action}: {exc}") from exc
+    except EnvkitError:  # already one of ours: connecting inside the block failed (_clients)
+        raise
+    except Exception as exc:
+        # Inside this block the engine had answered (connecting happens in _clients): a
+        # connection refused or broken now means it stopped answering (envkit.engine.faults).
+        from .faults import broke_off, gone
+
+        if broke_off(exc):
+            raise gone(engine_url(), action) from exc
+        raise
 
 
-__all__ = ["api", "connect", "engine_url", "reset", "translated"]
+__all__ = ["api", "connect", "engine_hostname", "engine_url", "reset", "shares_files", "translated"]

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import EngineNotFound
+from ..errors import EngineError, EngineNotFound
 from . import _docker, api, translated
 
 
@@ -100,9 +100,16 @@ def start(container_id: str) -> None:
 
 def inspect(container_id: str) -> ContainerState | None:
     """The container's state, or None when it no longer exists (removed, auto-removed)."""
+    errors = _docker().errors
     try:
         with translated(f"inspecting container {container_id[:12]}"):
-            data = api().inspect_container(container_id)
+            try:
+                data = api().inspect_container(container_id)
+            except errors.APIError as exc:
+                # Podman 4.3 answers 500 "no such container" for a container it just auto-removed.
+                if exc.status_code == 500 and "no such container" in str(exc.explanation or "").lower():
+                    return None
+                raise
     except EngineNotFound:
         return None
     state = data.get("State") or {}
@@ -159,6 +166,20 @@ def run(image: str, command: list[str], *, labels: dict[str, str], timeout: floa
         remove(container_id)
 
 
+def put_archive(container_id: str, path: str, data: bytes) -> None:
+    """Unpack the tar ``data`` at ``path`` in the container (created or running): ``docker cp``."""
+    with translated(f"copying files into container {container_id[:12]}"):
+        if not api().put_archive(container_id, path, data):
+            raise EngineError(f"copying files into container {container_id[:12]}: the engine refused the archive")
+
+
+def get_archive(container_id: str, path: str) -> Iterator[bytes]:
+    """The tar of ``path`` in the container (running or stopped), as a stream of chunks."""
+    with translated(f"copying {path} out of container {container_id[:12]}"):
+        stream, _ = api().get_archive(container_id, path)
+    return iter(stream)
+
+
 def logs(container_id: str, *, tail: int | None = None) -> str:
     """The container's output (stdout and stderr), its last ``tail`` lines when given."""
     with translated(f"reading the log of container {container_id[:12]}"):
@@ -179,5 +200,5 @@ def find(labels: dict[str, str | None]) -> list[ContainerState]:
     ]
 
 
-__all__ = ["ContainerState", "attach", "create", "find", "frames", "inspect", "kill", "logs", "remove", "run",
-           "start"]
+__all__ = ["ContainerState", "attach", "create", "find", "frames", "get_archive", "inspect", "kill", "logs", "put_archive",
+           "remove", "run", "start"]

@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from ..errors import BuildFailed, EngineError, EngineNotFound, Interrupted
+from ..errors import BuildFailed, EngineError, EngineGone, EngineNotFound, Interrupted
 from ..events import Log, Note, Progress, Step, emit
 from ..labels import LABEL, base_labels
-from . import _docker, api, engine_url, stream, translated
+from . import _docker, api, engine_url, faults, leftovers, stream, translated
 
 if TYPE_CHECKING:
     import docker
@@ -65,11 +65,25 @@ def _created(value: Any) -> float:
     return 0.0
 
 
+def familiar_name(ref: str) -> str:
+    """``ref`` as Docker writes it: Podman's fully qualified names made short again.
+
+    Podman answers ``docker.io/envkit/x:latest`` (and ``localhost/x:latest`` for a name
+    without a registry) where Docker says ``envkit/x:latest``; compared as-is, envkit would
+    never find its own tags there and would rebuild an unchanged spec every time.
+    """
+    for prefix in ("docker.io/library/", "docker.io/", "localhost/"):
+        if ref.startswith(prefix):
+            return ref[len(prefix):]
+    return ref
+
+
 def image_info(data: Mapping[str, Any]) -> ImageInfo:
     """An ``ImageInfo`` from the engine's inspect data or one entry of its image list."""
     config = data.get("Config") or {}
     env = dict(e.split("=", 1) for e in config.get("Env") or () if "=" in e)
-    return ImageInfo(id=data["Id"], tags=tuple(t for t in (data.get("RepoTags") or ()) if t != "<none>:<none>"),
+    tags = tuple(familiar_name(t) for t in (data.get("RepoTags") or ()) if t != "<none>:<none>")
+    return ImageInfo(id=data["Id"], tags=tags,
                      repo_digests=tuple(d for d in (data.get("RepoDigests") or ()) if d != "<none>@<none>"),
                      labels=dict(data.get("Labels") or config.get("Labels") or {}),
                      size=int(data.get("Size") or 0), created=_created(data.get("Created")),
@@ -94,6 +108,8 @@ class _BuildState:
     image_id: str = ""
     tail: deque[str] = field(default_factory=lambda: deque(maxlen=TAIL))
     cached: list[str] = field(default_factory=list)
+    url: str = ""  # the engine's, for the builder containers noted in envkit.engine.leftovers
+    noted: list[str] = field(default_factory=list)
 
 
 def _follow(chunks: Iterable[Mapping[str, Any]], state: _BuildState, progress: Progress | None) -> None:
@@ -115,6 +131,9 @@ def _line(line: str, state: _BuildState, progress: Progress | None) -> None:
     running = RUNNING_IN.match(line)
     if running:
         state.container = running.group(1)
+        if state.url:  # until the build ends: an engine that dies now cannot remove it itself
+            leftovers.note(state.url, state.container)
+            state.noted.append(state.container)
     elif line == " ---> Using cache":
         state.cached.append(state.step.split(" : ", 1)[0].removeprefix("Step ").split("/")[0])
     if not line.startswith((" ---> ", "Removing intermediate container")):
@@ -130,7 +149,8 @@ def build_image(context: bytes, *, labels: Mapping[str, str], no_cache: bool = F
     failed build leaves earlier tags where they were.
     """
     client = _fresh_api()
-    state = _BuildState()
+    state = _BuildState(url=engine_url())
+    leftovers.sweep(state.url)  # what builds the engine dropped left there, now that it is back
     kwargs: dict[str, Any] = {"fileobj": io.BytesIO(context), "custom_context": True, "rm": True,
                               "forcerm": True, "nocache": no_cache, "decode": True, "labels": dict(labels)}
     if platform:
@@ -143,11 +163,18 @@ def build_image(context: bytes, *, labels: Mapping[str, str], no_cache: bool = F
     except stream.InBandError as exc:
         raise BuildFailed(f"building {what} failed: {exc}", step=state.step or None,
                           log_tail=list(state.tail)) from None
+    except EngineGone:
+        # One line naming the step; its container is removed by the next build or 'envkit gc'.
+        leftovers.abandon(state.url, state.noted)
+        state.noted = []
+        step = f" ({state.step})" if state.step else ""
+        raise faults.gone(state.url, f"building {what}{step}") from None
     except KeyboardInterrupt:
         _abort(client, chunks, state)
         raise Interrupted(f"building {what} was interrupted; nothing was tagged",
                           "the build's container was removed; run the build again when ready") from None
     finally:
+        leftovers.forget(state.url, state.noted)
         client.close()
     if state.cached:
         emit(progress, Note(text=f"reused {len(state.cached)} cached layer(s): steps {', '.join(state.cached)}"))
@@ -262,5 +289,5 @@ def read_file(image: str, path: str) -> bytes:
     return next(iter(files.values()))
 
 
-__all__ = ["ImageInfo", "build_image", "containers_using", "image_info", "inspect_image", "list_images", "read_file",
-           "read_files", "remove_image", "split_reference", "tag_image"]
+__all__ = ["ImageInfo", "build_image", "containers_using", "familiar_name", "image_info", "inspect_image",
+           "list_images", "read_file", "read_files", "remove_image", "split_reference", "tag_image"]

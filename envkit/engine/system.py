@@ -1,4 +1,4 @@
-"""What the engine says about itself: its CPU architecture.
+"""What the engine says about itself: its CPU architecture, and whether it is Podman.
 
 Host-downloaded wheels must fit the machine the image runs on, which is the engine's: Docker
 Desktop on an Apple Silicon Mac runs ``aarch64`` Linux, a remote engine any machine at all.
@@ -6,7 +6,9 @@ Desktop on an Apple Silicon Mac runs ``aarch64`` Linux, a remote engine any mach
 
 from __future__ import annotations
 
-from . import connect, translated
+from . import connect, engine_url, translated
+
+_podman: dict[str, bool] = {}
 
 # Docker reports the kernel's name (x86_64, aarch64); Podman reports Go's (amd64, arm64).
 _MACHINES = {"amd64": "x86_64", "x86_64": "x86_64", "arm64": "aarch64", "aarch64": "aarch64"}
@@ -25,4 +27,17 @@ def engine_machine() -> str:
     return _MACHINES.get(arch.lower(), arch.lower())
 
 
-__all__ = ["engine_machine", "engine_memory"]
+def is_podman() -> bool:
+    """True when the engine is Podman's Docker-compatible service (its version names a Podman Engine).
+
+    Asked once per engine URL: Podman refuses some of Docker's options (the tmpfs ``uid=``/``gid=``).
+    """
+    url = engine_url()
+    if url not in _podman:
+        with translated("asking the engine for its version"):
+            components = connect().version().get("Components") or ()
+        _podman[url] = any(str(c.get("Name", "")).lower().startswith("podman") for c in components)
+    return _podman[url]
+
+
+__all__ = ["engine_machine", "engine_memory", "is_podman"]

@@ -1,16 +1,20 @@
 """One kernel in one container: launch, signal, poll, remove, and the sweep of stale ones.
 
 Shared by the ``jupyter_client`` provisioner and the plain-argv launcher. The host has already
-chosen ports and key and written the connection file; the container gets that one file
-read-only, the notebook's folder at the same path as its working directory, a non-root uid:gid
+chosen ports and key and written the connection file; the container gets a private copy of
+it in a writable folder of its own, the notebook's project (``envkit.project``) at the same path
+with the notebook's folder as its working directory, a non-root uid:gid
 and default limits (``envkit.privileges``), an init process, no capabilities, and a watchdog
-on its stdin (see ``watchdog``).
+on its stdin (see ``watchdog``). An engine that does not see the client's files (a remote one)
+gets both as copies instead of bind mounts, and the folder's new files come back when the
+kernel ends (``transfer``).
 """
 
 from __future__ import annotations
 
 import getpass
 import json
+import logging
 import os
 import secrets
 import shutil
@@ -25,12 +29,14 @@ from pathlib import Path
 from typing import Any
 
 from .. import settings
-from ..engine import containers, engine_url
+from ..engine import containers, engine_hostname, engine_url, shares_files
+from ..engine.system import is_podman
 from ..errors import EngineError, EngineNotFound, KernelError
 from ..labels import LABEL_KERNEL_ID, LABEL_KIND, LABEL_NOTEBOOK, LABEL_OWNER, base_labels
 from ..ownership import owner, owner_state
-from ..privileges import folder_access, folder_hint, limits, run_as
-from . import watchdog
+from ..privileges import RunAs, folder_access, folder_hint, limits, run_as
+from ..project import project_root
+from . import transfer, watchdog
 from .options import KernelOptions
 
 CONTAINER_CONNECTION_FILE = "/run/envkit/kernel.json"
@@ -40,6 +46,8 @@ PORT_KEYS = ("shell_port", "iopub_port", "stdin_port", "hb_port", "control_port"
 NEVER_FORWARD = frozenset({"JPY_PARENT_PID"})
 FORWARDED = ("JPY_SESSION_NAME",)
 OUTPUT_LINES = 40
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+log = logging.getLogger("envkit.kernels")
 
 
 def sweep() -> list[str]:
@@ -102,6 +110,7 @@ class ContainerKernel:
     kernel_id: str
     stdin: Any = None
     private_dir: Path | None = None
+    snapshot: transfer.Snapshot | None = None  # a remote engine's copy of the folder, to bring back
     exit_code: int | None = None
     killed: bool = field(default=False)
     output: deque[str] = field(default_factory=lambda: deque(maxlen=OUTPUT_LINES))
@@ -148,6 +157,20 @@ class ContainerKernel:
             self.killed = True
         containers.kill(self.id, signum)
 
+    def copy_back(self, snapshot: transfer.Snapshot) -> None:
+        """Bring the files the kernel wrote in its folder copy back to the client's folder."""
+        if snapshot.folder == Path("/"):
+            return
+        try:
+            done = transfer.unpack(containers.get_archive(self.id, str(snapshot.folder)), snapshot)
+        except (EngineError, OSError, ValueError) as exc:  # tarfile errors are ValueErrors
+            log.warning("envkit kernel %s: could not copy its files back to %s: %s",
+                        self.kernel_id[:8], snapshot.folder, exc)
+            return
+        for rel in done.conflicts:
+            log.warning("envkit kernel %s: %s changed both in the kernel and in %s; the client's copy was kept",
+                        self.kernel_id[:8], rel, snapshot.folder)
+
     def close(self) -> None:
         """Drop the stdin socket (the watchdog ends the kernel) and remove the container."""
         if not self.killed and self.poll() not in (None, 0):
@@ -160,6 +183,9 @@ class ContainerKernel:
             except OSError:
                 pass
             self.stdin = None
+        if self.snapshot is not None:
+            snapshot, self.snapshot = self.snapshot, None
+            self.copy_back(snapshot)
         containers.remove(self.id)
         # The engine may still be finishing an auto-remove (it answers 409 to ours); wait a
         # moment so a caller that lists containers after cleanup() sees none.
@@ -167,9 +193,7 @@ class ContainerKernel:
         while containers.inspect(self.id) is not None and time.monotonic() < deadline:
             time.sleep(0.05)
         if self.private_dir is not None:
-            for f in self.private_dir.iterdir():
-                f.unlink()
-            self.private_dir.rmdir()
+            shutil.rmtree(self.private_dir, ignore_errors=True)  # the kernel may have rewritten its file
             self.private_dir = None
 
 
@@ -204,64 +228,135 @@ def create(options: KernelOptions, *, connection_file: Path, cwd: Path, kernel_i
     # folder's owner or the image's user; and a process and memory limit unless options lift them.
     cwd = Path(cwd).resolve()
     who = run_as(options.image, cwd if cwd != Path("/") else None, explicit=options.user)
+    if not shares_files():
+        return _create_remote(options, info=info, cwd=cwd, who=who, kernel_id=kernel_id, spec_env=spec_env,
+                              launch_env=launch_env, notebook=notebook)
     if cwd != Path("/") and not folder_access(cwd, who)[0]:
         raise KernelError(f"the kernel's user (uid {who.uid}, {who.why}) cannot enter the notebook's folder {cwd}",
                           folder_hint(cwd, who, "kernel option user=root"))
     other_uid = hasattr(os, "getuid") and who.uid != os.getuid()
-    private_dir = None
     host_config: dict[str, Any] = {}
     ports: list[int] | None = None
-    mounted, mode = connection_file, "ro"
     host_net = host_networking(options)
     if host_net:
         host_config["network_mode"] = "host"
     else:
         ports = [int(info[k]) for k in PORT_KEYS]
         host_config["port_bindings"] = {p: ("127.0.0.1", p) for p in ports}
-    curve = "curve_secretkey" in info
-    if not host_net or curve or other_uid:
-        # A private copy: inside its own network namespace the kernel must listen on all of
-        # *its* interfaces (the engine publishes each port on the host's loopback only); and
-        # ipykernel 7 rewrites a connection file that holds CurveZMQ keys (its in-memory keys
-        # compare unequal to the file's), so that copy must be writable. The host's file is
-        # never mounted writable. A kernel running as another uid (a root caller's) gets a copy
-        # of its own: the host's file is readable by its owner only.
-        private_dir = Path(tempfile.mkdtemp(prefix="envkit-kernel-"))
-        mounted = private_dir / "kernel.json"
-        fd = os.open(mounted, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            json.dump(info if host_net else dict(info, ip="0.0.0.0"), f)
-        if other_uid:
-            os.chown(mounted, who.uid, who.gid)
-        mode = "rw" if curve else "ro"
-    binds = {str(mounted): {"bind": CONTAINER_CONNECTION_FILE, "mode": mode}}
+    # Always a private copy in a folder of its own, mounted writable: ipykernel 6 writes the
+    # connection file back once its sockets are bound (jupyter_core's secure_write removes and
+    # recreates it), ipykernel 7 rewrites one holding CurveZMQ keys, and both fail on a read-only
+    # file ("Read-only file system: '/run/envkit/kernel.json'"). Inside its own network namespace
+    # the kernel must listen on all of *its* interfaces (the engine publishes each port on the
+    # host's loopback only). The host's file is never mounted; a kernel running as another uid
+    # (a root caller's) owns its copy and the folder.
+    private_dir = Path(tempfile.mkdtemp(prefix="envkit-kernel-"))
+    mounted = private_dir / CONTAINER_CONNECTION_FILE.rsplit("/", 1)[1]
+    fd = os.open(mounted, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(info if host_net else dict(info, ip="0.0.0.0"), f)
+    if other_uid:
+        os.chown(private_dir, who.uid, who.gid)
+        os.chown(mounted, who.uid, who.gid)
+    binds = {str(private_dir): {"bind": CONTAINER_CONNECTION_FILE.rsplit("/", 1)[0], "mode": "rw"}}
     if cwd != Path("/"):
-        binds[str(cwd)] = {"bind": str(cwd), "mode": "rw"}
+        # The notebook's project at the same path (its git top, or as far up as its code's
+        # '../data' and sys.path entries reach), the notebook's folder the working directory.
+        root = project_root(cwd, _notebook_file(notebook, cwd))
+        binds[str(root)] = {"bind": str(root), "mode": "rw"}
     host_config.update(
         binds=binds, init=True, auto_remove=True, cap_drop=["ALL"], cap_add=list(options.cap_add) or None,
         security_opt=["no-new-privileges"], **options.host_config(),
     )
-    host_config.update(limits(options.mem_limit, options.pids_limit))
-    # The kernel's uid need not own the image's home folder (a uid other than the one the image
-    # was built for); without capabilities it could not write there, and matplotlib, IPython
-    # and pip all want a writable HOME.
-    host_config.setdefault("tmpfs", {})[options.home] = f"uid={who.uid},gid={who.gid},mode=0700,exec"
-    labels = {**base_labels("kernel"), LABEL_KERNEL_ID: kernel_id, LABEL_OWNER: owner()}
-    if notebook:
-        labels[LABEL_NOTEBOOK] = notebook
+    host_config.update(_common_host_config(options, who))
+    labels = _labels(kernel_id, notebook)
     try:
         container_id = _create(options, connection_file=mounted, cwd=cwd, labels=labels, ports=ports, user=who.user,
                                host_config=host_config, kernel_id=kernel_id, spec_env=spec_env,
                                launch_env=launch_env)
     except EngineError as exc:
-        if private_dir is not None:
-            shutil.rmtree(private_dir, ignore_errors=True)
-        if isinstance(exc, EngineNotFound):  # creating a container: only its image can be missing
-            raise KernelError(f"the kernel's image {options.image} is not on this engine",
-                              "build it ('envkit build NOTEBOOK') or pull it, then start the kernel again, "
-                              "or reinstall the kernelspec ('envkit kernel install NOTEBOOK')") from exc
+        shutil.rmtree(private_dir, ignore_errors=True)
+        _raise_create_error(options, exc)
         raise
     return ContainerKernel(id=container_id, kernel_id=kernel_id, private_dir=private_dir)
+
+
+def _notebook_file(session: str, cwd: Path) -> Path | None:
+    """The kernel's notebook, from its session name (a path, relative to ``cwd`` or absolute), if it is a file."""
+    if not session.endswith(".ipynb"):
+        return None
+    candidate = Path(session) if Path(session).is_absolute() else cwd / Path(session).name
+    return candidate if candidate.is_file() else None
+
+
+def _common_host_config(options: KernelOptions, who: RunAs) -> dict[str, Any]:
+    """Limits and HOME, the same for a local and a remote engine."""
+    host_config = limits(options.mem_limit, options.pids_limit)
+    # The kernel's uid need not own the image's home folder (a uid other than the one the image
+    # was built for); without capabilities it could not write there, and matplotlib, IPython
+    # and pip all want a writable HOME.
+    # Podman refuses Docker's uid=/gid= tmpfs options; its own "U" chowns to the container's user.
+    owned_by = "U" if is_podman() else f"uid={who.uid},gid={who.gid}"
+    host_config.setdefault("tmpfs", {})[options.home] = f"{owned_by},mode=0700,exec"
+    return host_config
+
+
+def _labels(kernel_id: str, notebook: str) -> dict[str, str]:
+    labels = {**base_labels("kernel"), LABEL_KERNEL_ID: kernel_id, LABEL_OWNER: owner()}
+    if notebook:
+        labels[LABEL_NOTEBOOK] = notebook
+    return labels
+
+
+def _raise_create_error(options: KernelOptions, exc: EngineError) -> None:
+    if isinstance(exc, EngineNotFound):  # creating a container: only its image can be missing
+        raise KernelError(f"the kernel's image {options.image} is not on this engine",
+                          "build it ('envkit build NOTEBOOK') or pull it, then start the kernel again, "
+                          "or reinstall the kernelspec ('envkit kernel install NOTEBOOK')") from exc
+
+
+def _create_remote(options: KernelOptions, *, info: dict[str, Any], cwd: Path, who: RunAs, kernel_id: str,
+                   spec_env: dict[str, str] | None, launch_env: dict[str, str] | None,
+                   notebook: str) -> ContainerKernel:
+    """The kernel's container on an engine that cannot see client paths: copies, not bind mounts.
+
+    The connection file and the folder are unpacked into the created container before it starts;
+    the ports are published on the engine host's loopback, which is this machine's only when the
+    engine runs here (tcp://127.0.0.1); a farther engine needs a tunnel, not done yet.
+    """
+    host = engine_hostname()
+    if host not in LOOPBACK:
+        raise KernelError(f"kernels on the engine at {engine_url()} are not supported yet: their ports are "
+                          "published on that machine's loopback, which this one cannot reach",
+                          "forward the engine over a tunnel to a tcp://127.0.0.1 port here "
+                          "(ssh -L PORT:/var/run/docker.sock HOST), or use 'envkit build' and 'envkit push' only")
+    if options.network == "host":
+        raise KernelError("kernel option network=host needs an engine on this machine",
+                          "use network=auto or bridge with a remote engine")
+    ports = [int(info[k]) for k in PORT_KEYS]
+    connection = json.dumps(dict(info, ip="0.0.0.0")).encode()
+    data, snapshot = transfer.pack(cwd if cwd != Path("/") else None, CONTAINER_CONNECTION_FILE, connection,
+                                   uid=who.uid, gid=who.gid)
+    # No auto_remove: the folder is copied out of the stopped container before close() removes it.
+    host_config: dict[str, Any] = {
+        "port_bindings": {p: ("127.0.0.1", p) for p in ports}, "init": True, "cap_drop": ["ALL"],
+        "cap_add": list(options.cap_add) or None, "security_opt": ["no-new-privileges"], **options.host_config(),
+    }
+    host_config.update(_common_host_config(options, who))
+    try:
+        container_id = _create(options, connection_file=Path(CONTAINER_CONNECTION_FILE), cwd=cwd,
+                               labels=_labels(kernel_id, notebook), ports=ports, user=who.user,
+                               host_config=host_config, kernel_id=kernel_id, spec_env=spec_env,
+                               launch_env=launch_env)
+    except EngineError as exc:
+        _raise_create_error(options, exc)
+        raise
+    try:
+        containers.put_archive(container_id, "/", data)
+    except BaseException:
+        containers.remove(container_id)
+        raise
+    return ContainerKernel(id=container_id, kernel_id=kernel_id, snapshot=snapshot)
 
 
 def _create(options: KernelOptions, *, connection_file: Path, cwd: Path, labels: dict[str, str],

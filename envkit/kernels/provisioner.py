@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import string
 from pathlib import Path
@@ -21,9 +22,27 @@ from jupyter_client.provisioning import LocalProvisioner
 from traitlets import Any as AnyTrait
 from traitlets import Dict, Float, List, Unicode
 
-from ..errors import KernelError
+from ..engine import engine_url
+from ..engine.faults import broke_off
+from ..errors import EngineUnavailable, KernelError
 from .container import ContainerKernel, launch
 from .options import KernelOptions
+
+# Kernels whose engine stopped answering while this process watched them: kernel id -> the
+# engine's URL. nbclient asks ``poll`` every second while a cell runs; an exception there dies
+# in its polling task unseen and the run waits for a reply forever (envkit run "hung without
+# a word" when the engine died), so ``poll`` reports such a kernel as ended and notes why.
+_lost: dict[str, str] = {}
+LOST = -2  # poll()'s exit code for a kernel whose engine is gone
+
+
+def engine_lost(kernel_id: str) -> str | None:
+    """The URL of the engine that stopped answering while kernel ``kernel_id`` ran, if it did."""
+    return _lost.get(kernel_id)
+
+
+def _engine_gone(exc: BaseException) -> bool:
+    return isinstance(exc, EngineUnavailable) or broke_off(exc)
 
 
 class ContainerProvisioner(LocalProvisioner):  # type: ignore[misc]
@@ -67,6 +86,7 @@ class ContainerProvisioner(LocalProvisioner):  # type: ignore[misc]
                     for k, v in (self.kernel_spec.env or {}).items()}
         cwd = Path(kwargs.get("cwd") or os.getcwd())
         self.cwd = cwd
+        _lost.pop(self.kernel_id or "", None)  # a restart on an engine that is back
         self.container = await asyncio.to_thread(
             launch, self.options(), connection_file=Path(km.connection_file), cwd=cwd,
             kernel_id=self.kernel_id or "", spec_env=spec_env, launch_env=launch_env,
@@ -80,7 +100,17 @@ class ContainerProvisioner(LocalProvisioner):  # type: ignore[misc]
         if self.container is None:
             return 0
         known = self.container.exit_code
-        code = await asyncio.to_thread(self.container.poll)
+        if self.kernel_id in _lost:
+            return LOST
+        try:
+            code = await asyncio.to_thread(self.container.poll)
+        except Exception as exc:
+            if not _engine_gone(exc):
+                raise
+            _lost[self.kernel_id or ""] = engine_url()
+            self.log.warning("envkit kernel %s: the container engine at %s stopped answering",
+                             self.kernel_id, engine_url())
+            return LOST
         if code is not None and known is None and not self.container.killed:
             # What a local kernel would have printed on the server's terminal.
             self.log.warning("envkit kernel %s: %s", self.kernel_id, self.container.describe_exit())
@@ -94,8 +124,13 @@ class ContainerProvisioner(LocalProvisioner):  # type: ignore[misc]
         return code
 
     async def send_signal(self, signum: int) -> None:
-        if self.container is not None and signum != 0:
-            await asyncio.to_thread(self.container.signal, signum)
+        if self.container is not None and signum != 0 and self.kernel_id not in _lost:
+            try:
+                await asyncio.to_thread(self.container.signal, signum)
+            except Exception as exc:  # the engine went away: nothing to signal through
+                if not _engine_gone(exc):
+                    raise
+                _lost[self.kernel_id or ""] = engine_url()
 
     async def kill(self, restart: bool = False) -> None:
         await self.send_signal(signal.SIGKILL)
@@ -107,7 +142,20 @@ class ContainerProvisioner(LocalProvisioner):  # type: ignore[misc]
         """Remove the container (restarts make a new one) and return cached ports when done."""
         if self.container is not None:
             container, self.container = self.container, None
-            await asyncio.to_thread(container.close)
+            try:
+                await asyncio.to_thread(container.close)
+            except Exception as exc:
+                if not _engine_gone(exc):
+                    raise
+                # The engine is gone: the container is its to remove (an auto-remove kernel)
+                # once it is back, or the sweep's and 'envkit gc''s (its owner will be gone).
+                if container.stdin is not None:
+                    try:
+                        container.stdin.close()
+                    except OSError:
+                        pass
+                if container.private_dir is not None:
+                    shutil.rmtree(container.private_dir, ignore_errors=True)
         await super().cleanup(restart=restart)
 
     async def get_provisioner_info(self) -> dict[str, Any]:

@@ -37,14 +37,18 @@ def image_python(image: str) -> str:
     return ".".join(parts[:2]) if len(parts) >= 2 else (version or "3")
 
 
-def notebook_image(path: Path, *, base_image: str = "", progress: Progress | None = None) -> str:
-    """The notebook's image, built first when it does not exist yet (``envkit.build``)."""
+def notebook_image(path: Path, *, base_image: str = "", live: bool = False, as_of: str = "",
+                 progress: Progress | None = None) -> str:
+    """The notebook's image, built first when it does not exist yet or its code changed (``envkit.build``).
+
+    ``live``: called in the kernel running the notebook, whose loaded versions pin the spec.
+    """
     try:
         from ..build import BuildOptions, ensure_image
     except ImportError as exc:
         raise KernelError(f"{path}: cannot build its image: this envkit has no builder ({exc})",
                           "pass an image instead: '--image REF'") from exc
-    options = BuildOptions(base_image=base_image) if base_image else BuildOptions()
+    options = BuildOptions(base_image=base_image, live=live, as_of=as_of)
     record = ensure_image(path, options=options, progress=progress)
     return stable_reference(record.tag, record.id)
 
@@ -63,7 +67,8 @@ def stable_reference(tag: str, image_id: str) -> str:
     return pinned[0] if pinned else (image_id or tag)
 
 
-def resolve(target: str, *, image: str = "", base_image: str = "", progress: Progress | None = None) -> Target:
+def resolve(target: str, *, image: str = "", base_image: str = "", live: bool = False, as_of: str = "",
+            progress: Progress | None = None) -> Target:
     """A notebook path (``.ipynb`` or an existing file) or an image reference, as a ``Target``."""
     path = Path(target)
     if target.endswith(".ipynb") or path.is_file():
@@ -74,7 +79,7 @@ def resolve(target: str, *, image: str = "", base_image: str = "", progress: Pro
         nb = read_notebook(path)
         meta = nb.envkit()
         python = (meta.spec.python if meta and meta.spec else "") or nb.python_version() or ""
-        ref = image or notebook_image(path, base_image=base_image, progress=progress)
+        ref = image or notebook_image(path, base_image=base_image, live=live, as_of=as_of, progress=progress)
         return Target(image=ref, label=path.stem, python=python or image_python(ref),
                       notebook=path.resolve())
     ref = image or target

@@ -56,7 +56,9 @@ def test_a_committed_notebook_is_dated_by_git(tmp_path):
          "metadata": {}, "outputs": [], "execution_count": None}]}))
     env = {"GIT_AUTHOR_DATE": "2019-03-02T12:00:00+00:00", "GIT_COMMITTER_DATE": "2019-03-02T12:00:00+00:00",
            "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid", "GIT_COMMITTER_NAME": "t",
-           "GIT_COMMITTER_EMAIL": "t@example.invalid", "HOME": str(tmp_path)}
+           "GIT_COMMITTER_EMAIL": "t@example.invalid", "HOME": str(tmp_path),
+           # the folder belongs to the image user's uid (tests/conftest.py) while the suite may run as root
+           "GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "safe.directory", "GIT_CONFIG_VALUE_0": "*"}
     for cmd in (["git", "init", "-q"], ["git", "add", "old.ipynb"], ["git", "commit", "-qm", "old"]):
         subprocess.run(cmd, cwd=tmp_path, check=True, env=env)
     assert git_commit_date(nb) == date(2019, 3, 2)

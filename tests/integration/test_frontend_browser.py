@@ -21,6 +21,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from support import system
 from support.browser import screenshot
 from support.notebooks import make_notebook
 
@@ -67,8 +68,15 @@ def lab(tmp_path_factory):
     root = tmp_path_factory.mktemp("lab-root")
     home = tmp_path_factory.mktemp("lab-home")
     port, token = _free_port(), secrets.token_hex(16)
+    # The kernels load six 1.16.0, not the newest (a build must pin what the kernel has loaded), and
+    # the user's default base image comes from ENVKIT_BASE_IMAGE (no --base-image anywhere).
+    old = tmp_path_factory.mktemp("old-six")
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(old), "six==1.16.0"],
+                   check=True)
     env = {**os.environ, "JUPYTER_CONFIG_DIR": str(home / "config"), "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
-           "JUPYTERLAB_SETTINGS_DIR": str(home / "settings"), "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces")}
+           "JUPYTERLAB_SETTINGS_DIR": str(home / "settings"), "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces"),
+           "PYTHONPATH": os.pathsep.join(p for p in (str(old), os.environ.get("PYTHONPATH", "")) if p),
+           "ENVKIT_BASE_IMAGE": system.BASE_IMAGE}
     env.pop("JPY_SESSION_NAME", None)
     log = open(home / "lab.log", "w")  # noqa: SIM115
     proc = subprocess.Popen(
@@ -124,6 +132,20 @@ def _no_file_changed_dialog(page) -> None:  # type: ignore[no-untyped-def]
     assert not texts, f"a dialog appeared: {texts}"
 
 
+def _save_with_ctrl_s(page, path: Path, before: bytes) -> None:  # type: ignore[no-untyped-def]
+    """The user's own save (Ctrl+S): the file changes, the editor is clean, no dialog appeared."""
+    from playwright.sync_api import expect
+
+    page.keyboard.press("Escape")
+    page.keyboard.press("Control+s")
+    deadline = time.monotonic() + 60
+    while path.read_bytes() == before:
+        assert time.monotonic() < deadline, "Ctrl+S did not save the notebook"
+        time.sleep(0.2)
+    expect(page.locator(".jp-mod-dirty")).to_have_count(0, timeout=30_000)
+    _no_file_changed_dialog(page)
+
+
 def _run(page, code: str) -> None:  # type: ignore[no-untyped-def]
     """Type ``code`` into the active (new, empty) cell and run it with Shift+Enter."""
     page.keyboard.type(code)
@@ -156,14 +178,7 @@ def test_record_goes_into_the_open_notebook_and_the_users_save_keeps_everything(
         assert path.read_bytes() == on_disk
         _no_file_changed_dialog(page)
 
-        page.keyboard.press("Escape")
-        page.keyboard.press("Control+s")
-        deadline = time.monotonic() + 60
-        while path.read_bytes() == on_disk:
-            assert time.monotonic() < deadline, "Ctrl+S did not save the notebook"
-            time.sleep(0.2)
-        expect(page.locator(".jp-mod-dirty")).to_have_count(0, timeout=30_000)
-        _no_file_changed_dialog(page)
+        _save_with_ctrl_s(page, path, on_disk)
 
         # A page reload: envkit stays loaded in the kernel, the extension finds its comm again.
         page.reload(wait_until="domcontentloaded")
@@ -176,14 +191,7 @@ def test_record_goes_into_the_open_notebook_and_the_users_save_keeps_everything(
         expect(cells.nth(5).locator(".jp-OutputArea")).to_contain_text("into the open notebook", timeout=120_000)
         first_save = path.read_bytes()
         _no_file_changed_dialog(page)
-        page.keyboard.press("Escape")
-        page.keyboard.press("Control+s")
-        deadline = time.monotonic() + 60
-        while path.read_bytes() == first_save:
-            assert time.monotonic() < deadline, "Ctrl+S did not save the notebook"
-            time.sleep(0.2)
-        expect(page.locator(".jp-mod-dirty")).to_have_count(0, timeout=30_000)
-        _no_file_changed_dialog(page)
+        _save_with_ctrl_s(page, path, first_save)
     finally:
         screenshot(page, "frontend-record-saved")
         page.close()
@@ -201,43 +209,43 @@ def test_record_goes_into_the_open_notebook_and_the_users_save_keeps_everything(
 @pytest.mark.browser
 @pytest.mark.docker
 def test_build_from_the_browser_records_the_image_in_the_open_notebook(lab, browser_context, base_image):
-    """``%envkit build`` on the open notebook: the typed cell is built, the record saved by Ctrl+S."""
+    """``%envkit build`` on the open notebook (issue 8's scenario): a saved cell loads six at an old
+    version, an unsaved typed cell imports attrs, the base image comes from ENVKIT_BASE_IMAGE; the
+    record goes into the open document, Ctrl+S saves it with every typed cell, no dialog."""
     from playwright.sync_api import expect
 
-    path = make_notebook(lab.root / "built.ipynb", ["import json"])
+    assert base_image == system.BASE_IMAGE  # the lab's ENVKIT_BASE_IMAGE names this image
+    path = make_notebook(lab.root / "built.ipynb", ["import six\nprint(six.__version__)"])
     on_disk = path.read_bytes()
     page = browser_context.new_page()
     try:
         page.goto(lab.url("lab/tree/built.ipynb?reset"), wait_until="domcontentloaded")
         cells = page.locator(CELLS)
-        expect(cells.first.locator(".cm-content")).to_contain_text("import json", timeout=120_000)
+        expect(cells.first.locator(".cm-content")).to_contain_text("import six", timeout=120_000)
         _wait_idle_kernel(lab)
         cells.first.locator(".cm-content").click()
         page.keyboard.press("Shift+Enter")
+        expect(cells.first.locator(".jp-OutputArea")).to_contain_text("1.16.0", timeout=60_000)
         expect(cells).to_have_count(2, timeout=30_000)
-        _run(page, "import six  # typed, never saved")
+        _run(page, "import attrs  # typed, never saved")
         _run(page, "%load_ext envkit")
         expect(cells.nth(2).locator(".jp-InputPrompt")).to_contain_text("[3]", timeout=60_000)
-        _run(page, f"%envkit build --base-image {base_image}")
+        _run(page, "%envkit build")
         expect(cells.nth(3).locator(".jp-OutputArea")).to_contain_text("wrote the lock", timeout=600_000)
         assert path.read_bytes() == on_disk
         _no_file_changed_dialog(page)
-        page.keyboard.press("Escape")
-        page.keyboard.press("Control+s")
-        deadline = time.monotonic() + 60
-        while path.read_bytes() == on_disk:
-            assert time.monotonic() < deadline, "Ctrl+S did not save the notebook"
-            time.sleep(0.2)
-        expect(page.locator(".jp-mod-dirty")).to_have_count(0, timeout=30_000)
-        _no_file_changed_dialog(page)
+        _save_with_ctrl_s(page, path, on_disk)
     finally:
         screenshot(page, "frontend-build-saved")
         page.close()
 
     saved = json.loads(path.read_text())
     sources = ["".join(c["source"]) for c in saved["cells"]]
-    assert "import six  # typed, never saved" in sources
+    assert sources[:4] == ["import six\nprint(six.__version__)", "import attrs  # typed, never saved",
+                           "%load_ext envkit", "%envkit build"]
     record = saved["metadata"]["envkit"]
-    assert "six" in [r["name"] for r in record["spec"]["requirements"]]
-    assert "six" in [p["name"] for p in record["lock"]["packages"]]
+    assert {"six", "attrs"} <= {r["name"] for r in record["spec"]["requirements"]}
+    assert record["spec"].get("base_image") == base_image
+    pins = {p["name"]: p["version"] for p in record["lock"]["packages"]}
+    assert pins["six"] == "1.16.0" and "attrs" in pins  # the kernel's old six, not the newest
     assert record["image"]["id"].startswith("sha256:")

@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from support import TEST_RUN
+from support import TEST_RUN, system
 from support.build import env_image  # noqa: F401
 from support.registry import free_port, registry  # noqa: F401
 from support.share_image import lab_env, notebook_for  # noqa: F401
@@ -141,8 +141,12 @@ def _running_hub(config: str, folder: Path, env_extra: dict[str, str]) -> Iterat
     """JupyterHub with ``config`` as a subprocess (its proxy included); stopped and waited for."""
     requests = pytest.importorskip("requests")
     jupyterhub = Path(sys.executable).with_name("jupyterhub")
-    if not jupyterhub.exists() or shutil.which("configurable-http-proxy") is None:
-        pytest.skip("needs pip's jupyterhub and dockerspawner, and configurable-http-proxy")
+    try:  # installed in CI as root, like the suite's other Debian packages
+        system.apt_install("node-configurable-http-proxy", binaries=("configurable-http-proxy",))
+    except system.Missing as exc:
+        pytest.skip(str(exc))
+    if not jupyterhub.exists():
+        pytest.skip("needs pip's jupyterhub and dockerspawner (the test extra)")
     (folder / "jupyterhub_config.py").write_text(config)
     log = folder / "hub.log"
     env = {**os.environ, **env_extra, "PATH": f"{jupyterhub.parent}:{os.environ['PATH']}",

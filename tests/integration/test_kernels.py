@@ -83,13 +83,11 @@ def test_kernel_runs_in_container_with_callers_identity_and_folder(engine, start
     assert host["CapDrop"] == ["ALL"] and "no-new-privileges" in host["SecurityOpt"]
     assert host["NetworkMode"] == "host"
     mounts = {m["Destination"]: m for m in container.attrs["Mounts"]}
-    # Only the connection file (read-only) and the working folder: not the runtime folder.
-    assert set(mounts) == {"/run/envkit/kernel.json", str(tmp_path.resolve())}
-    if os.getuid() != 0:
-        assert mounts["/run/envkit/kernel.json"]["Source"] == str(Path(km.connection_file).resolve())
-    else:  # a private copy the kernel's uid can read; never the host's file
-        assert mounts["/run/envkit/kernel.json"]["Source"] != str(Path(km.connection_file).resolve())
-    assert mounts["/run/envkit/kernel.json"]["RW"] is False
+    # Only a private folder with a copy of the connection file (writable: ipykernel 6 writes it
+    # back) and the working folder: never the host's file, nor the runtime folder.
+    assert set(mounts) == {"/run/envkit", str(tmp_path.resolve())}
+    assert mounts["/run/envkit"]["Source"] != str(Path(km.connection_file).resolve().parent)
+    assert mounts["/run/envkit"]["RW"] is True
 
 
 def test_interrupt_restart_twice_shutdown(engine, started):
@@ -187,7 +185,7 @@ def test_curve_encrypted_kernel_gets_its_keys(engine, kernel_image, tmp_path):
         [container] = kernel_containers(engine, km.kernel_id)
         mounts = {m["Destination"]: m for m in container.attrs["Mounts"]}
         # ipykernel rewrites a keyed connection file: it gets a private copy, never the host's file.
-        assert mounts["/run/envkit/kernel.json"]["Source"] != str(Path(km.connection_file).resolve())
+        assert mounts["/run/envkit"]["Source"] != str(Path(km.connection_file).resolve().parent)
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)

@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 from support.build import env_image  # noqa: F401
 from support.kernels import kernel_containers, kernel_image, wait_until  # noqa: F401
-from support.notebooks import errors_of, execute, make_notebook, text_of
+from support.notebooks import errors_of, execute, make_notebook, save, text_of
 from support.share_image import lab_env  # noqa: F401
 
 
@@ -64,12 +67,21 @@ def test_launch_from_a_notebook_runs_while_its_kernel_does(tmp_path, lab_env, en
     path = make_notebook(tmp_path / "lab.ipynb", ["%load_ext envkit", "%envkit launch --no-browser",
                                                    "%envkit launch --no-browser", answer])
     update_envkit(path, spec=lab_env.spec, lock=lab_env.lock, image=lab_env.record())
-    nb = execute(path, env={"ENVKIT_WIDGETS": "1"})
+    messages: list = []
+    nb = execute(path, env={"ENVKIT_WIDGETS": "1"}, messages=messages)
     shown = text_of(nb.cells[1])
     assert not errors_of(nb.cells[1]), shown
-    assert "application/vnd.jupyter.widget-view+json" in str(nb.cells[1].outputs)  # widget progress
-    url = re.search(r"JupyterLab: (http://127\.0\.0\.1:\d+/lab/tree/lab\.ipynb\?token=\w+)", shown).group(1)
-    assert f"already running: {url}" in text_of(nb.cells[2])
+    # The page received the link's token (in a script output, replaced at once by the link)...
+    sent = json.dumps([m["content"] for m in messages if m["cell"] == 1])
+    url = re.search(r"(http://127\.0\.0\.1:\d+/lab/tree/lab\.ipynb)\?token=(\w+)", sent)
+    assert url is not None, sent
+    base_url, token = url.groups()
+    key = re.search(r'envkitLinks\[\\"(\w+)\\"\]', sent).group(1)
+    assert f'data-envkit-link="{key}"' in shown and f"JupyterLab: {base_url}" in shown
+    # ... and the saved notebook holds the link without it, in no output and no widget state.
+    saved = save(nb, tmp_path / "lab-saved.ipynb")
+    assert token not in saved and "VBox(" not in saved
+    assert f"already running: {base_url}" in text_of(nb.cells[2])
     assert "status 200" in text_of(nb.cells[3]), text_of(nb.cells[3])
     assert wait_until(lambda: not labs(path), timeout=30)
 
@@ -128,3 +140,42 @@ def test_cell_magic_takes_the_notebooks_image_as_envkit_run_does(tmp_path, engin
     assert not errors_of(nb.cells[2]), shown
     assert "/opt/envkit/venv/bin/python" in shown
     assert wait_until(lambda: not kernel_containers(engine))  # removal is asynchronous in the engine
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("widgets", ["1", "0"])
+def test_a_saved_notebook_after_build_keeps_a_short_summary_and_the_result_once(tmp_path, env_image, base_image,
+                                                                                 widgets):
+    from support.build import tiny_notebook, tiny_spec
+
+    path = tiny_notebook(tmp_path / "tiny.ipynb", spec=tiny_spec(),
+                         cells=("%load_ext envkit", f"%config EnvkitMagics.base_image = '{base_image}'",
+                                "%envkit build"))
+    nb = execute(path, env={"ENVKIT_WIDGETS": widgets})
+    cell = nb.cells[2]
+    assert not errors_of(cell), text_of(cell)
+    saved = save(nb, tmp_path / "saved.ipynb")
+    outputs = json.dumps([c.get("outputs", []) for c in json.loads(saved)["cells"]])
+    # No widget repr and no widget view: the progress display became its summary.
+    assert "VBox(" not in saved and "IntProgress(" not in saved and "widget-view+json" not in outputs
+    # No absolute host path: the notebook is named relative to its folder.
+    assert str(tmp_path) not in outputs and str(Path.home()) + "/" not in outputs
+    texts = [o.get("text") or o.get("data", {}).get("text/plain", "") for o in cell.outputs]
+    assert texts[0].startswith("build tiny.ipynb: done in"), texts
+    # The result once: the summary says that it finished, the command what it did.
+    assert sum(t.count("reused envkit/") for t in texts) == 1, texts
+    assert "into tiny.ipynb" in texts[-1], texts
+
+
+def test_a_saved_notebook_after_capture_keeps_the_offer_as_text_and_no_host_path(tmp_path):
+    path = make_notebook(tmp_path / "offer.ipynb", ["%load_ext envkit", "import json\nimport nbformat",
+                                                     "%envkit capture"])
+    nb = execute(path, env={"ENVKIT_WIDGETS": "1"})
+    cell = nb.cells[2]
+    assert not errors_of(cell), text_of(cell)
+    saved = save(nb, tmp_path / "saved.ipynb")
+    outputs = json.dumps(cell.outputs)
+    assert "VBox(" not in saved and "Button(" not in saved
+    assert "[Write into the notebook]" in text_of(cell)
+    assert "envkit capture --write offer.ipynb" in text_of(cell)
+    assert str(tmp_path) not in outputs

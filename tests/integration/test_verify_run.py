@@ -44,3 +44,23 @@ def test_figure_sizes_warnings_and_markers(engine, kernel_image, tmp_path):
     executed = nbformat.read(tmp_path / "out.ipynb", as_version=4)
     assert any(o.get("name") == "stderr" and "DeprecationWarning" in o["text"] for o in executed.cells[1].outputs)
     assert not kernel_containers(engine)
+
+
+def test_allow_errors_names_the_cells_that_raised_and_verify_without_outputs_still_runs(engine, kernel_image,
+                                                                                         tmp_path):
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("old"), cell("x = 1"),
+                                         cell("import pandas\npandas.read_csv('x', error_bad_lines=False)")])
+    for c in nb.cells:
+        if c.cell_type == "code":
+            c.outputs = []
+    path = tmp_path / "fresh.ipynb"
+    nbformat.write(nb, path)
+    out = tmp_path / "out.ipynb"
+    done = subprocess.run([sys.executable, "-m", "envkit", "run", str(path), "-o", str(out), "--verify",
+                           "--allow-errors", "--image", kernel_image], capture_output=True, text=True)
+    text = done.stdout + done.stderr
+    assert done.returncode == 0, text
+    assert "no stored outputs to verify against; running it without comparing" in text
+    assert "1 cell(s) raised: cell 3: ModuleNotFoundError: No module named 'pandas'" in text
+    assert out.exists()
+    assert not kernel_containers(engine)

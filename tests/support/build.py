@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from . import TEST_RUN
+from . import TEST_RUN, system
 
 TINY_REQUIREMENTS = ("six",)
 
@@ -31,11 +31,16 @@ def run_notebook(stem: str) -> str:
     return f"{stem}-{TEST_RUN}.ipynb"
 
 
-def tiny_spec(*requirements: str, python: str = "3.11"):
-    """An EnvSpec with ``requirements`` (default: ``six``)."""
+def tiny_spec(*requirements: str, python: str = "3.11", base: str = system.BASE_IMAGE):
+    """An EnvSpec with ``requirements`` (default: ``six``) on ``base`` (the test base image).
+
+    The base is stored in the spec, as a build with ``--base-image`` stores it in a notebook:
+    the session's image and the notebooks built with the test base share one spec digest.
+    """
     from envkit.spec import EnvSpec, Requirement
 
-    return EnvSpec(python=python, requirements=tuple(Requirement.parse(r) for r in requirements or TINY_REQUIREMENTS))
+    return EnvSpec(python=python, requirements=tuple(Requirement.parse(r) for r in requirements or TINY_REQUIREMENTS),
+                   base_image=base)
 
 
 def tiny_notebook(path: Path, *, spec=None, cells: tuple[str, ...] = ("import six\nprint(six.__version__)",)) -> Path:
@@ -65,8 +70,9 @@ def committed_layers(lines: list[str]) -> list[str]:
 
     layers, ours = [], False
     for line in lines:
-        if re.match(r"Step \d+/\d+ : ", line):
-            ours = not line.split(" : ", 1)[1].upper().startswith("FROM ")
+        if m := re.match(r"Step (\d+)/\d+ : ", line):
+            # Step 1 is envkit's FROM (progress may tell it in words: "starting from ...").
+            ours = m.group(1) != "1" and not line.split(" : ", 1)[1].upper().startswith("FROM ")
         elif line == " ---> Using cache":
             ours = False
         elif (m := re.fullmatch(r" ---> ([0-9a-f]{12,64})", line)) and ours:

@@ -23,12 +23,25 @@ def make_notebook(path: Path, cells: Iterable[str], *, version: str = "3.11.7") 
     return path
 
 
+class _Recording(NotebookClient):
+    """A client that also keeps every output message the kernel sent (what a live page received)."""
+
+    def __init__(self, *args: Any, messages: list[dict[str, Any]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.messages = messages
+
+    def output(self, outs: list, msg: dict[str, Any], display_id: str | None, cell_index: int) -> Any:
+        self.messages.append({"msg_type": msg["msg_type"], "content": msg["content"], "cell": cell_index})
+        return super().output(outs, msg, display_id, cell_index)
+
+
 def execute(path: Path, *, session_name: str | None = "auto", timeout: int = 600,
-            env: dict[str, str] | None = None) -> nbformat.NotebookNode:
+            env: dict[str, str] | None = None, messages: list[dict[str, Any]] | None = None) -> nbformat.NotebookNode:
     """Run the notebook at ``path`` in a fresh local kernel (cells may fail; outputs are kept).
 
     ``session_name`` becomes ``JPY_SESSION_NAME`` as jupyter_server sets it ("auto": the
-    notebook's absolute path; None: unset, as under plain nbclient).
+    notebook's absolute path; None: unset, as under plain nbclient). ``messages``, when given,
+    receives every output message as the kernel sent it (displays before their updates).
     """
     nb = nbformat.read(path, as_version=4)
     saved = {k: os.environ.get(k) for k in ("JPY_SESSION_NAME", *(env or {}))}
@@ -39,8 +52,10 @@ def execute(path: Path, *, session_name: str | None = "auto", timeout: int = 600
         elif session_name:
             os.environ["JPY_SESSION_NAME"] = session_name
         os.environ.update(env or {})
-        client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
-                                resources={"metadata": {"path": str(path.parent)}})
+        kwargs: dict[str, Any] = dict(timeout=timeout, kernel_name="python3", allow_errors=True,
+                                      resources={"metadata": {"path": str(path.parent)}})
+        client = (NotebookClient(nb, **kwargs) if messages is None
+                  else _Recording(nb, messages=messages, **kwargs))
         client.execute()
     finally:
         for k, v in saved.items():
@@ -49,6 +64,12 @@ def execute(path: Path, *, session_name: str | None = "auto", timeout: int = 600
             else:
                 os.environ[k] = v
     return nb
+
+
+def save(nb: nbformat.NotebookNode, path: Path) -> str:
+    """Write ``nb`` to ``path`` as a front end saves it; returns the saved file's text."""
+    nbformat.write(nb, str(path))
+    return path.read_text()
 
 
 def text_of(cell: Any) -> str:

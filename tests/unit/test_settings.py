@@ -184,3 +184,55 @@ def test_turning_widgets_off_in_a_magic_leaves_the_process_alone(monkeypatch):
     assert ui.widgets is False
     assert "ENVKIT_WIDGETS" not in os.environ
     assert NotebookUI(None).widgets is True  # another UI in the same process keeps the default
+
+
+# ---- the base image: chosen once ---------------------------------------------------------------
+
+
+def test_base_image_precedence() -> None:
+    from envkit.plan import choose_base_image
+
+    assert choose_base_image(explicit="a:1", stored="b:1", user_default="c:1") == "a:1"
+    assert choose_base_image(stored="b:1", user_default="c:1") == "b:1"
+    assert choose_base_image(user_default="c:1") == "c:1"
+    assert choose_base_image() == ""  # python:X.Y-slim for the spec's Python
+
+
+def test_explicit_base_image_is_validated() -> None:
+    import pytest
+
+    from envkit.plan import choose_base_image
+    from envkit.validate import Invalid
+
+    with pytest.raises(Invalid, match="^base_image: "):
+        choose_base_image(explicit="bad image\nRUN x")
+
+
+def test_default_base_image_variable_then_config_file(tmp_path) -> None:
+    import pytest
+
+    from envkit.errors import UsageError
+    from envkit.settings import default_base_image
+
+    env = {"XDG_CONFIG_HOME": str(tmp_path)}
+    assert default_base_image(env) == ""  # no variable, no file
+    config = tmp_path / "envkit" / "config.toml"
+    config.parent.mkdir()
+    config.write_text('base_image = "registry.example.com/team/py:3.11"\n')
+    assert default_base_image(env) == "registry.example.com/team/py:3.11"
+    assert default_base_image({**env, "ENVKIT_BASE_IMAGE": "envkit-test-base:bookworm"}) == "envkit-test-base:bookworm"
+    with pytest.raises(UsageError, match="ENVKIT_BASE_IMAGE"):
+        default_base_image({**env, "ENVKIT_BASE_IMAGE": "no spaces allowed"})
+    config.write_text('base_image = "FROM x"\n')
+    with pytest.raises(UsageError, match="config.toml"):
+        default_base_image(env)
+    config.write_text("base_image = [\n")
+    with pytest.raises(UsageError, match="not valid TOML"):
+        default_base_image(env)
+
+
+def test_config_file_honours_xdg_config_home(tmp_path) -> None:
+    from envkit.settings import config_file
+
+    assert config_file({"XDG_CONFIG_HOME": str(tmp_path)}) == tmp_path / "envkit" / "config.toml"
+    assert config_file({}).parts[-3:] == (".config", "envkit", "config.toml")

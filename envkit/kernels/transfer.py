@@ -1,0 +1,159 @@
+"""Files to and from a kernel whose engine does not see the client's files.
+
+A remote engine (tcp://, ssh://, a Docker context naming one, or a daemon in a mount namespace
+of its own) cannot bind-mount client paths. The kernel's connection file and the notebook's
+folder then go into the created container as one tar (``pack``, sent with ``put_archive``
+before it starts), at the same paths a bind mount would give; when the kernel ends, the
+folder comes back as a tar (``get_archive``) and ``unpack`` writes only the files the kernel
+created or changed. A file changed on both sides keeps the client's version (a notebook
+saved in JupyterLab meanwhile is never reverted); the kernel's version is reported. Nothing
+is deleted on the client. Pure logic: no engine here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import stat
+import tarfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from ..errors import KernelError
+
+# Folders that are tooling, not the notebook's data: never sent (and so never come back).
+SKIPPED_DIRS = frozenset({".git", ".hg", ".svn", ".venv", "venv", "node_modules", "__pycache__",
+                          ".ipynb_checkpoints", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".tox"})
+MAX_FILES = 5000
+MAX_BYTES = 512 * 1024 * 1024
+
+
+@dataclass(frozen=True, kw_only=True)
+class Snapshot:
+    """What was sent: the folder and each file's digest, by path relative to the folder."""
+
+    folder: Path
+    sent: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Returned:
+    """What ``unpack`` did: files written to the client folder, and files it left alone."""
+
+    written: tuple[str, ...] = ()
+    conflicts: tuple[str, ...] = ()  # changed in the kernel and on the client: the client's kept
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _entry(name: str, *, uid: int, gid: int, mode: int, size: int = 0, mtime: float = 0,
+           kind: bytes = tarfile.REGTYPE) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type, info.uid, info.gid, info.mode, info.size, info.mtime = kind, uid, gid, mode, size, int(mtime)
+    return info
+
+
+def _walk(folder: Path) -> Iterable[tuple[Path, os.stat_result]]:
+    """(path, stat) of the folder's directories and regular files, tooling folders skipped."""
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS and not os.path.islink(os.path.join(root, d)))
+        for name in [*dirs, *sorted(files)]:
+            path = Path(root, name)
+            try:
+                st = path.lstat()
+            except OSError:
+                continue
+            if stat.S_ISDIR(st.st_mode) or stat.S_ISREG(st.st_mode):
+                yield path, st
+
+
+def pack(folder: Path | None, connection_file: str, connection: bytes, *, uid: int, gid: int) -> tuple[bytes, Snapshot]:
+    """One tar to unpack at ``/`` in the container: the connection file and ``folder`` at their paths.
+
+    Entries belong to the kernel's ``uid:gid`` (it writes there, as in its own folder); the
+    connection file is readable by it only. Raises ``KernelError`` for a folder too large to copy.
+    """
+    buf = io.BytesIO()
+    snapshot = Snapshot(folder=folder or Path("/"))
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        conn = PurePosixPath(connection_file)
+        tar.addfile(_entry(str(conn.parent).lstrip("/"), uid=uid, gid=gid, mode=0o700, kind=tarfile.DIRTYPE))
+        tar.addfile(_entry(str(conn).lstrip("/"), uid=uid, gid=gid, mode=0o600, size=len(connection)),
+                    io.BytesIO(connection))
+        if folder is None:
+            return buf.getvalue(), snapshot
+        base = folder.as_posix().lstrip("/")
+        st = folder.stat()
+        tar.addfile(_entry(base, uid=uid, gid=gid, mode=stat.S_IMODE(st.st_mode) | 0o700, mtime=st.st_mtime,
+                           kind=tarfile.DIRTYPE))
+        total = count = 0
+        for path, st in _walk(folder):
+            rel = path.relative_to(folder).as_posix()
+            name = f"{base}/{rel}"
+            mode = stat.S_IMODE(st.st_mode) | 0o700 if stat.S_ISDIR(st.st_mode) else stat.S_IMODE(st.st_mode) | 0o600
+            if stat.S_ISDIR(st.st_mode):
+                tar.addfile(_entry(name, uid=uid, gid=gid, mode=mode, mtime=st.st_mtime, kind=tarfile.DIRTYPE))
+                continue
+            count, total = count + 1, total + st.st_size
+            if count > MAX_FILES or total > MAX_BYTES:
+                raise KernelError(
+                    f"the notebook's folder {folder} is too large to copy to a remote engine "
+                    f"(over {MAX_FILES} files or {MAX_BYTES // 2**20} MiB)",
+                    "start the kernel from the notebook's own folder, or use an engine on this machine")
+            try:
+                data = path.read_bytes()
+            except OSError:
+                continue  # unreadable by the caller: a bind mount would not have shown it to the kernel either
+            snapshot.sent[rel] = _digest(data)
+            tar.addfile(_entry(name, uid=uid, gid=gid, mode=mode, size=len(data), mtime=st.st_mtime),
+                        io.BytesIO(data))
+    return buf.getvalue(), snapshot
+
+
+def unpack(chunks: Iterable[bytes], snapshot: Snapshot) -> Returned:
+    """Write what the kernel created or changed in its folder (``get_archive``'s tar) to the client.
+
+    The archive's names start with the folder's own name. Only regular files below the folder
+    are written; links, devices and names leaving the folder are ignored.
+    """
+    folder = snapshot.folder
+    written: list[str] = []
+    conflicts: list[str] = []
+    with tarfile.open(fileobj=io.BytesIO(b"".join(chunks)), mode="r") as tar:
+        for member in tar:
+            parts = PurePosixPath(member.name).parts
+            if not member.isreg() or len(parts) < 2 or ".." in parts or member.name.startswith("/"):
+                continue
+            rel = PurePosixPath(*parts[1:]).as_posix()
+            if any(p in SKIPPED_DIRS for p in parts[1:-1]):
+                continue
+            handle = tar.extractfile(member)
+            if handle is None:
+                continue
+            data = handle.read()
+            sent = snapshot.sent.get(rel)
+            if sent == _digest(data):
+                continue  # unchanged in the kernel
+            target = folder / rel
+            try:
+                current = target.read_bytes() if target.is_file() else None
+            except OSError:
+                current = None
+            if current is not None and _digest(current) != sent:
+                if _digest(current) != _digest(data):
+                    conflicts.append(rel)
+                continue
+            if not target.resolve().is_relative_to(folder.resolve()):
+                continue  # a client symlink pointing out of the folder
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+            os.chmod(target, member.mode & 0o777)
+            written.append(rel)
+    return Returned(written=tuple(written), conflicts=tuple(conflicts))
+
+
+__all__ = ["MAX_BYTES", "MAX_FILES", "SKIPPED_DIRS", "Returned", "Snapshot", "pack", "unpack"]

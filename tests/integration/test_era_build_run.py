@@ -1,0 +1,46 @@
+"""A notebook without an envkit record is built as of its era and runs its removed-API code.
+
+``pd.read_csv(error_bad_lines=...)`` is gone from pandas 2; the notebook's run times say 2021,
+the image's Python is 3.11 (the test base image), so pandas moves forward to the first release
+with wheels for it and the notebook runs to the end.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import nbformat
+import pytest
+from support.build import run_notebook
+from support.kernels import kernel_containers
+
+from envkit.era_build import uv_command
+from envkit.notebook import read_notebook
+
+pytestmark = [pytest.mark.docker,
+              pytest.mark.skipif(uv_command() is None, reason="uv is not installed (pip install uv)")]
+
+
+def test_an_old_notebook_is_resolved_as_of_its_era_and_runs(engine, base_image, tmp_path):
+    (tmp_path / "x.csv").write_text("a,b\n1,2\n3,4,5\n6,7\n")
+    cell = nbformat.v4.new_code_cell("import pandas as pd\ndf = pd.read_csv('x.csv', error_bad_lines=False)\n"
+                                     "print(pd.__version__, len(df))")
+    cell.metadata["execution"] = {"iopub.execute_input": "2021-06-01T10:00:00.000Z"}
+    nb = nbformat.v4.new_notebook(cells=[cell])
+    nb.metadata["language_info"] = {"name": "python", "version": "3.11.2"}
+    path = tmp_path / run_notebook("old")
+    nbformat.write(nb, path)
+    out = tmp_path / "out.ipynb"
+    done = subprocess.run([sys.executable, "-m", "envkit", "run", str(path), "-o", str(out),
+                           "--base-image", base_image], capture_output=True, text=True)
+    text = done.stdout + done.stderr
+    assert done.returncode == 0, text
+    assert "resolved as of 2021-06-01: run times stored in the notebook; moved forward: pandas " in text, text
+    outputs = nbformat.read(out, as_version=4).cells[0].outputs
+    version, rows = "".join(o.get("text", "") for o in outputs if o.get("name") == "stdout").split()
+    assert version.startswith("1.") and rows == "2"  # pandas 1.x, the bad line skipped
+    assert any("error_bad_lines" in o.get("text", "") for o in outputs if o.get("name") == "stderr")  # deprecated
+    spec = read_notebook(path).envkit().spec
+    assert spec.as_of == "2021-06-01" and spec.as_of_reason == "run times stored in the notebook"
+    assert not kernel_containers(engine)

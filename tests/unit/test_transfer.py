@@ -1,0 +1,106 @@
+"""The remote engine's file copies: what is sent, and what comes back to the client folder."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from envkit.engine import engine_hostname, shares_files
+from envkit.errors import KernelError
+from envkit.kernels import transfer
+
+
+def _members(data: bytes) -> dict[str, tarfile.TarInfo]:
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        return {m.name: m for m in tar}
+
+
+def _returned(folder: Path, files: dict[str, bytes]) -> list[bytes]:
+    """A tar as get_archive gives it for ``folder``: names start with the folder's own name."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for rel, data in files.items():
+            info = tarfile.TarInfo(f"{folder.name}/{rel}")
+            info.size, info.mode = len(data), 0o644
+            tar.addfile(info, io.BytesIO(data))
+    return [buf.getvalue()]
+
+
+def test_pack_puts_the_connection_file_and_the_folder_at_their_paths_owned_by_the_kernel(tmp_path):
+    (tmp_path / "data.csv").write_text("a,b\n")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "x.txt").write_text("x")
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".git" / "HEAD").write_text("ref")
+    data, snapshot = transfer.pack(tmp_path, "/run/envkit/kernel.json", json.dumps({"key": "k"}).encode(),
+                                   uid=1234, gid=99)
+    members = _members(data)
+    base = tmp_path.as_posix().lstrip("/")
+    assert members["run/envkit/kernel.json"].mode == 0o600
+    assert {f"{base}/data.csv", f"{base}/sub", f"{base}/sub/x.txt"} <= set(members)
+    assert not any(".git" in name for name in members)
+    assert {(m.uid, m.gid) for m in members.values()} == {(1234, 99)}
+    assert set(snapshot.sent) == {"data.csv", "sub/x.txt"}
+
+
+def test_pack_refuses_a_folder_over_the_limit(tmp_path, monkeypatch):
+    monkeypatch.setattr(transfer, "MAX_FILES", 2)
+    for i in range(3):
+        (tmp_path / f"f{i}").write_text("x")
+    with pytest.raises(KernelError, match="too large to copy"):
+        transfer.pack(tmp_path, "/run/envkit/kernel.json", b"{}", uid=1, gid=1)
+
+
+def test_unpack_writes_new_and_changed_files_only_and_keeps_a_client_edit(tmp_path):
+    (tmp_path / "same.txt").write_text("same")
+    (tmp_path / "changed.txt").write_text("old")
+    (tmp_path / "edited.ipynb").write_text("v1")
+    _, snapshot = transfer.pack(tmp_path, "/run/envkit/kernel.json", b"{}", uid=1, gid=1)
+    (tmp_path / "edited.ipynb").write_text("v2 saved on the client")  # while the kernel ran
+    done = transfer.unpack(_returned(tmp_path, {
+        "same.txt": b"same", "changed.txt": b"new", "edited.ipynb": b"v1 from the kernel",
+        "out/result.txt": b"42", "../escape.txt": b"no",
+    }), snapshot)
+    assert sorted(done.written) == ["changed.txt", "out/result.txt"]
+    assert done.conflicts == ("edited.ipynb",)
+    assert (tmp_path / "changed.txt").read_text() == "new"
+    assert (tmp_path / "out" / "result.txt").read_text() == "42"
+    assert (tmp_path / "edited.ipynb").read_text() == "v2 saved on the client"
+    assert not (tmp_path.parent / "escape.txt").exists()
+
+
+@pytest.mark.parametrize(("url", "shared", "host"), [
+    ("unix:///var/run/docker.sock", True, ""),
+    ("tcp://127.0.0.1:2376", False, "127.0.0.1"),
+    ("ssh://me@build-box", False, "build-box"),
+])
+def test_an_engine_over_the_network_does_not_share_the_clients_files(url, shared, host):
+    assert shares_files(url) is shared
+    assert engine_hostname(url) == host
+
+
+
+def test_a_docker_contexts_endpoint_and_certificates_are_used(tmp_path, monkeypatch):
+    from envkit import engine
+
+    digest = "a" * 64  # the docker CLI names the folders by the context name's digest
+    meta = tmp_path / "contexts" / "meta" / digest
+    tls = tmp_path / "contexts" / "tls" / digest / "docker"
+    meta.mkdir(parents=True)
+    tls.mkdir(parents=True)
+    (meta / "meta.json").write_text(json.dumps({"Name": "build-box", "Endpoints": {
+        "docker": {"Host": "tcp://127.0.0.1:2376", "SkipTLSVerify": False}}}))
+    for name in ("ca", "cert", "key"):
+        (tls / f"{name}.pem").write_text("x")
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
+    monkeypatch.setenv("DOCKER_CONTEXT", "build-box")
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
+    assert engine.engine_url() == "tcp://127.0.0.1:2376"
+    assert not engine.shares_files()
+    config = engine._context_tls(engine._docker(), "tcp://127.0.0.1:2376")
+    assert config.ca_cert == str(tls / "ca.pem") and config.verify
+    assert config.cert == (str(tls / "cert.pem"), str(tls / "key.pem"))
