@@ -6,31 +6,19 @@ the other abuse and fault tests.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from conftest import tags_on_engine
 from support import TEST_RUN
 from support import build as support_build
+from support.notebooks import notebook_with_record
 
 pytestmark = pytest.mark.docker
 
 env_image = support_build.env_image  # at least one envkit image for 'envkit images' to list
-
-
-def _notebook(path: Path, record: object) -> bytes:
-    nb = {"nbformat": 4, "nbformat_minor": 5, "cells": [
-        {"cell_type": "code", "id": "c1", "metadata": {}, "execution_count": None, "outputs": [],
-         "source": "import six\n"}],
-        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
-                     "language_info": {"name": "python", "version": "3.11.2"}, "envkit": record}}
-    data = json.dumps(nb, indent=1).encode()
-    path.write_bytes(data)
-    return data
 
 
 def _run_containers(engine) -> set[str]:
@@ -41,7 +29,7 @@ def _run_containers(engine) -> set[str]:
 @pytest.mark.parametrize(("record", "found"), [([1, 2], "a list"), ("x", "a string")])
 def test_metadata_envkit_that_is_not_an_object_on_a_live_engine(engine, tmp_path, command, record, found):
     nb = tmp_path / "nb.ipynb"
-    before = _notebook(nb, record)
+    before = notebook_with_record(nb, record)
     tags, containers = tags_on_engine(), _run_containers(engine)
     proc = subprocess.run([sys.executable, "-m", "envkit", *command, str(nb)], capture_output=True, text=True,
                           timeout=300, env={**os.environ, "ENVKIT_DEBUG": ""})

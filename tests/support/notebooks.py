@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -21,6 +22,18 @@ def make_notebook(path: Path, cells: Iterable[str], *, version: str = "3.11.7") 
     )
     nbformat.write(nb, path)
     return path
+
+
+def notebook_with_record(path: Path, record: object) -> bytes:
+    """Write a one-cell notebook whose ``metadata.envkit`` is ``record`` (any JSON, damaged ones too)."""
+    nb = {"nbformat": 4, "nbformat_minor": 5, "cells": [
+        {"cell_type": "code", "id": "c1", "metadata": {}, "execution_count": None, "outputs": [],
+         "source": "import six\n"}],
+        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+                     "language_info": {"name": "python", "version": "3.11.2"}, "envkit": record}}
+    data = json.dumps(nb, indent=1).encode()
+    path.write_bytes(data)
+    return data
 
 
 class _Recording(NotebookClient):

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
+
+from support.notebooks import make_notebook
 
 from envkit.capture import capture_notebook
 from envkit.capture.mapping import Mapper
 
 
 def write(tmp_path: Path, *sources: str) -> Path:
-    cells = [{"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None, "source": s}
-             for s in sources]
-    path = tmp_path / "nb.ipynb"
-    path.write_text(json.dumps({"nbformat": 4, "nbformat_minor": 4, "metadata": {}, "cells": cells}))
-    return path
+    return make_notebook(tmp_path / "nb.ipynb", sources)
 
 
 def capture(path: Path):

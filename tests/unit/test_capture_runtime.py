@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
+
+from support.notebooks import make_notebook
 
 from envkit.capture import capture_notebook
 from envkit.capture.mapping import Mapper
@@ -11,11 +12,7 @@ from envkit.capture.runtime import applicable, load_runtime_rules, runtime_needs
 
 
 def write(tmp_path: Path, *sources: str) -> Path:
-    cells = [{"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None, "source": s}
-             for s in sources]
-    path = tmp_path / "nb.ipynb"
-    path.write_text(json.dumps({"nbformat": 4, "nbformat_minor": 4, "metadata": {}, "cells": cells}))
-    return path
+    return make_notebook(tmp_path / "nb.ipynb", sources)
 
 
 def capture(path: Path):

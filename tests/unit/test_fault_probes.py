@@ -5,30 +5,18 @@ The table "probe → test" in docs/faults.md points here and at the integration 
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from support.notebooks import notebook_with_record
 
 from envkit.engine import translated
 from envkit.errors import EngineGone, EngineUnavailable
 from envkit.notebook import atomic_write_text
 
 DEAD_ENGINE = "unix:///nonexistent/envkit-fault-probes.sock"
-
-
-def _notebook(path: Path, record: object) -> bytes:
-    nb = {"nbformat": 4, "nbformat_minor": 5, "cells": [
-        {"cell_type": "code", "id": "c1", "metadata": {}, "execution_count": None, "outputs": [],
-         "source": "import six\n"}],
-        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
-                     "language_info": {"name": "python", "version": "3.11.2"}, "envkit": record}}
-    data = json.dumps(nb, indent=1).encode()
-    path.write_bytes(data)
-    return data
 
 
 def _envkit(*args: str) -> subprocess.CompletedProcess[str]:
@@ -41,7 +29,7 @@ def _envkit(*args: str) -> subprocess.CompletedProcess[str]:
 def test_metadata_envkit_that_is_not_an_object_is_one_line_in_every_command(tmp_path, command, record, found):
     # Refused before the engine is asked anything (DOCKER_HOST names no engine at all).
     nb = tmp_path / "nb.ipynb"
-    before = _notebook(nb, record)
+    before = notebook_with_record(nb, record)
     proc = _envkit(*command, str(nb))
     assert proc.returncode == 1, proc.stderr
     assert "Traceback" not in proc.stderr
