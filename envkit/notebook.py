@@ -9,8 +9,8 @@ Otherwise (the CLI, VS Code, nbclient, JupyterLab without the extension) the fil
 only if it still holds the bytes envkit read (``envkit.atomic``: compare-and-swap under a lock,
 an atomic swap, no stray temp file); else nothing is written and one line says to save and
 retry. Only ``metadata.envkit`` is envkit's: a write loads the file's own JSON, replaces that one
-key and validates the result with nbformat, so cells, outputs, ids and every other metadata key
-come back as they were.
+key and validates the result against nbformat's schema (``envkit.notebook_schema``), so cells,
+outputs, ids and every other metadata key come back as they were.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from typing import Any
 
 from . import atomic, frontend
 from .errors import NotebookError
+from .notebook_schema import schema_error
 from .spec import EnvkitMetadata
 
 METADATA_KEY = "envkit"
@@ -202,8 +203,6 @@ def write_envkit(path: str | os.PathLike[str], meta: EnvkitMetadata, *, expected
     a read made now); when it does not, nothing is written and ``NotebookChanged`` says to save
     and retry.
     """
-    import nbformat
-
     p = Path(path)
     if frontend.write_record(p, meta.to_json()):
         return "editor"
@@ -214,11 +213,10 @@ def write_envkit(path: str | os.PathLike[str], meta: EnvkitMetadata, *, expected
     _check_writable(nb.path)
     raw = copy.deepcopy(nb.raw)
     raw.setdefault("metadata", {})[METADATA_KEY] = meta.to_json()
-    try:
-        nbformat.validate(nbformat.from_dict(json.loads(json.dumps(raw))))
-    except nbformat.ValidationError as exc:
+    invalid = schema_error(raw)
+    if invalid is not None:
         raise NotebookError(f"{nb.path}: would not be a valid notebook after writing; nothing was written",
-                            f"nbformat says: {str(exc).splitlines()[0]}") from exc
+                            f"nbformat says: {invalid}")
     assert nb.snapshot is not None  # a file read always has one
     try:
         atomic.replace_if_unchanged(nb.path, nb.snapshot, dumps_notebook(raw).encode("utf-8"))
