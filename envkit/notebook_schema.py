@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 
 def _schema_file(major: int, minor: int) -> Path | None:
