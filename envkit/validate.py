@@ -92,6 +92,8 @@ def text(value: Any, field: str, *, limit: int = MAX_TEXT, empty: bool = True) -
         raise Invalid(field, f"{len(value)} characters, more than the {limit} envkit accepts")
     if not empty and not value:
         raise Invalid(field, "is empty")
+    if value.isascii() and value.isprintable():  # the common case, without a look-up per character
+        return value
     bad = next((c for c in value if c != "\t" and unsafe_char(c)), None)
     if bad is not None:
         raise Invalid(field, f"{shown(value)} contains the control character {bad!r}")

@@ -224,3 +224,14 @@ def test_notebook_python_version_is_digits_only():
 
     assert python("3.11.2") == "3.11"
     assert python("3.x\nRUN touch /PWNED.1") is None and python("3.1१.0") is None
+
+
+@pytest.mark.parametrize("c", [chr(i) for i in range(0x80)] + ["\u2028", "\u202e", "\u00a0", "\u200b", "é"])
+def test_text_refuses_exactly_the_unsafe_characters(c: str) -> None:
+    """ASCII takes a fast path in ``v.text``; every character still gets the same answer."""
+    value = f"a{c}b"
+    if c != "\t" and v.unsafe_char(c):
+        with pytest.raises(v.Invalid, match="control character"):
+            v.text(value, "t")
+    else:
+        assert v.text(value, "t") == value
