@@ -132,6 +132,7 @@ _NAME = re.compile(r"[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9]")  # PEP 
 _WORD_CHARS = re.compile(r"[A-Za-z0-9._!+-]+")
 _SHA256 = re.compile(r"sha256:[0-9a-f]{64}")
 _PYTHON = re.compile(r"[0-9]{1,2}\.[0-9]{1,3}")
+_PYTHON_FULL = re.compile(r"[0-9]+(?:\.[0-9]+)*[A-Za-z0-9.+]*")
 # Debian policy 5.6.1 (at least two characters there; envkit's capture reads one-letter words
 # from apt-get lines too, which cannot inject anything, so one is accepted here).
 _DEBIAN = re.compile(r"[a-z0-9][a-z0-9+.-]*")
@@ -149,12 +150,17 @@ URL_SCHEMES = ("https", "http", "file", "git+https", "git+http", "git+ssh", "git
                "bzr+ssh")
 
 
+def _whole(grammar: re.Pattern[str], value: Any, field: str, *, limit: int, what: str) -> str:
+    """One line of text, not empty, that ``grammar`` matches whole; else ``'value' is not <what>``."""
+    word = text(value, field, limit=limit, empty=False)
+    if not grammar.fullmatch(word):
+        raise Invalid(field, f"{shown(word)} is not {what}")
+    return word
+
+
 def distribution_name(value: Any, field: str) -> str:
     """A PEP 508 distribution name (``scikit-learn``)."""
-    name = text(value, field, limit=200, empty=False)
-    if not _NAME.fullmatch(name):
-        raise Invalid(field, f"{shown(name)} is not a distribution name (PEP 508)")
-    return name
+    return _whole(_NAME, value, field, limit=200, what="a distribution name (PEP 508)")
 
 
 def version(value: Any, field: str) -> str:
@@ -225,18 +231,12 @@ def requirement(value: Any, field: str) -> str:
 
 def python_version(value: Any, field: str) -> str:
     """A Python version as ``X.Y`` (digits only)."""
-    v = text(value, field, limit=20, empty=False)
-    if not _PYTHON.fullmatch(v):
-        raise Invalid(field, f"{shown(v)} is not a Python version X.Y (e.g. 3.11)")
-    return v
+    return _whole(_PYTHON, value, field, limit=20, what="a Python version X.Y (e.g. 3.11)")
 
 
 def python_full_version(value: Any, field: str) -> str:
     """A full Python version as ``platform.python_version()`` gives it (``3.11.7``, ``3.13.0+``)."""
-    v = text(value, field, limit=40, empty=False)
-    if not re.fullmatch(r"[0-9]+(?:\.[0-9]+)*[A-Za-z0-9.+]*", v):
-        raise Invalid(field, f"{shown(v)} is not a Python version (e.g. 3.11.7)")
-    return v
+    return _whole(_PYTHON_FULL, value, field, limit=40, what="a Python version (e.g. 3.11.7)")
 
 
 def iso_date(value: Any, field: str) -> str:
@@ -255,10 +255,7 @@ def iso_date(value: Any, field: str) -> str:
 
 def sha256(value: Any, field: str) -> str:
     """``sha256:`` and 64 lower-case hex digits (hashes, digests, image IDs)."""
-    h = text(value, field, limit=100, empty=False)
-    if not _SHA256.fullmatch(h):
-        raise Invalid(field, f"{shown(h)} is not sha256:<64 hex digits>")
-    return h
+    return _whole(_SHA256, value, field, limit=100, what="sha256:<64 hex digits>")
 
 
 image_id = sha256
@@ -266,10 +263,7 @@ image_id = sha256
 
 def debian_package(value: Any, field: str) -> str:
     """A Debian package name (Debian policy: lower case, digits, ``+ . -``)."""
-    p = text(value, field, limit=200, empty=False)
-    if not _DEBIAN.fullmatch(p):
-        raise Invalid(field, f"{shown(p)} is not a Debian package name")
-    return p
+    return _whole(_DEBIAN, value, field, limit=200, what="a Debian package name")
 
 
 def image_reference(value: Any, field: str) -> str:
