@@ -135,6 +135,9 @@ def main() -> None:
     runs: dict[str, Run] = {
         "python -c pass": ([sys.executable, "-c", "pass"], base_env, None),
         PEER: ([sys.executable, "-c", read], base_env, None),
+        # envkit asks pip for the host's index settings (envkit.settings): part of every build
+        "pip config list (inside dockerfile and build)": ([sys.executable, "-m", "pip", "config", "list"],
+                                                          base_env, None),
     }
     with tempfile.TemporaryDirectory(prefix="envkit-cold-") as tmp:
         root = Path(tmp)
