@@ -1,6 +1,6 @@
 """Engine faults (issue 10, item 5): the engine killed mid-build and mid-run, on an engine of the test's own.
 
-A private dockerd (``support.private_engine``) gets the test base image and the session's tiny
+A private dockerd (the ``second_engine`` fixture, ``support.second_engine``) gets the test base image and the session's tiny
 environment image (``docker save | docker load``); envkit's CLI runs against it through
 ``DOCKER_HOST``. The daemon is SIGKILLed in the middle of a ``RUN`` step and in the middle of a
 sleeping cell: each time the CLI must end with one line naming the engine and the step, a
@@ -22,7 +22,6 @@ from pathlib import Path
 
 import pytest
 from support import build as support_build
-from support import private_engine
 
 pytestmark = pytest.mark.docker
 
@@ -36,18 +35,8 @@ GIVE_UP = 60
 
 
 @pytest.fixture(scope="module")
-def private(engine, base_image, env_image):
-    reason = private_engine.available()
-    if reason:
-        pytest.skip(reason)
-    pe = private_engine.PrivateEngine("faults")
-    try:
-        pe.start()
-        pe.load(BASE)
-        pe.load(env_image.image.tag)
-        yield pe
-    finally:
-        pe.close()
+def private(second_engine, base_image, env_image):
+    return second_engine("faults", images=(BASE, env_image.image.tag))
 
 
 def _env(pe, tmp_path: Path, **extra: str) -> dict[str, str]:
