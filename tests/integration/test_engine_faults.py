@@ -168,14 +168,15 @@ def test_engine_killed_mid_run_is_one_line_not_a_hang(private, env_image, tmp_pa
         os.chown(folder, 1000, 1000)
     nb = folder / support_build.run_notebook("sleeper")
     nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print('ready')"),
-                                                   nbformat.v4.new_code_cell("import time\ntime.sleep(300)")]),
+                                                   nbformat.v4.new_code_cell("import pathlib, time\n"
+                                                                             "pathlib.Path('sleeping').touch()\n"
+                                                                             "time.sleep(300)")]),
                    str(nb))
     before = nb.read_bytes()
     env = _env(private, tmp_path)
     proc = _envkit("run", str(nb), "--image", env_image.image.tag, "--timeout", "600", env=env)
-    _wait_for(lambda: any("envkit-kernel-" in c and " Up " in c for c in private.containers()), 180,
-              "the kernel's container running", proc)
-    time.sleep(5)  # the first cell is done, the second sleeps
+    # The second cell says it runs (the folder is mounted): a fixed sleep was too short under load.
+    _wait_for(lambda: (folder / "sleeping").exists(), 300, "the second cell running", proc)
     line, took, status = _one_line_after_kill(proc, private)
     match = GONE.match(line)
     assert match, line
