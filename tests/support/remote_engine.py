@@ -22,17 +22,19 @@ def _free_subnet():
 
 
 @contextmanager
-def remote_engine(local, images: tuple[str, ...], name: str = "remote") -> Iterator[tuple[str, Path]]:
+def remote_engine(local, images: tuple[str, ...], *, unix_socket: bool = False,
+                  name: str = "remote") -> Iterator[tuple[str, Path | None]]:
     """(DOCKER_HOST, DOCKER_CERT_PATH) of the second engine, with ``images`` copied from ``local``.
 
-    Everything is removed on exit: its containers, the daemon, its bridge and its folder.
+    With ``unix_socket`` it listens only on a socket under /var/tmp (no tcp, no TLS, no
+    certificates: None). Everything is removed on exit: its containers, the daemon, its bridge
+    and its folder.
     """
-    engine = SecondEngine(name, own_mounts=True, tls=True)
+    engine = SecondEngine(name, own_mounts=True, tls=not unix_socket)
     try:
         engine.start()
         for image in images:
             engine.load(image, local)
-        assert engine.certs is not None
         yield engine.url, engine.certs
     finally:
         engine.close()

@@ -136,8 +136,10 @@ class SecondEngine:
         self.root.mkdir(parents=True)
         self.sock = self.root / "docker.sock"
         self.url = f"tcp://127.0.0.1:{free_port()}" if tls else f"unix://{self.sock}"
-        self.bridge = f"ek{name[:2]}{TEST_RUN[:8]}"  # interface names: at most 15 characters
-        self.gwbridge = f"eg{name[:2]}{TEST_RUN[:8]}"
+        # Interface names: at most 15 characters. "ekr<run>" for "remote" is what
+        # tests/support/ssh_engine.py's outbound() names.
+        self.bridge = f"ek{name[0]}{TEST_RUN[:8]}"
+        self.gwbridge = f"eg{name[0]}{TEST_RUN[:8]}"
         self.certs: Path | None = None
         self.proc: subprocess.Popen[bytes] | None = None
         self.started: list[int] = []  # every daemon and containerd pid this engine ever had
