@@ -13,6 +13,16 @@ process ends for any reason, SIGKILL included, the engine closes that stdin, the
 the server and ``auto_remove`` deletes the container. ``start_lab`` returns once the notebook
 page answers, or the server already running for that notebook (``LabServer.started`` False);
 ``LabServer.stop()`` removes the container (and a ``copy`` image).
+
+On an engine that cannot see this machine's files (``envkit.engine.shares_files``) nothing is
+mounted: the notebook's folder goes into the created container through the Engine API
+(``put_archive``, as for kernels: ``envkit.kernels.transfer``), and ``stop()`` brings back what
+JupyterLab created or changed (``get_archive``) before it removes the container. A client file
+that changed meanwhile is never overwritten: the container's version is written beside it
+(``answer.from-lab.ipynb``) and ``LabServer.copied_back`` says so. The copy lives in the
+container's own layer (no volume), so the dead-man switch's ``auto_remove`` takes it with the
+container. JupyterLab ending by itself leaves the container up (a marker line, then ``sleep``)
+until ``stop()`` has copied the files back or the owner is gone.
 """
 
 from __future__ import annotations
@@ -33,13 +43,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from .errors import EngineError, NotebookError, UsageError
+from .errors import EngineError, KernelError, NotebookError, UsageError
 from .events import Done, Log, Note, Progress, Step, emit
 from .labels import LABEL_BUILD_KEY, LABEL_KIND, LABEL_NOTEBOOK, LABEL_OWNER, LABEL_SPEC, base_labels
 from .settings import debug
 
 if TYPE_CHECKING:
     from .build import BuildOptions
+    from .kernels.transfer import Returned, Snapshot
     from .privileges import RunAs
 
 JUPYTERLAB = "jupyterlab>=4,<5"
@@ -49,6 +60,9 @@ LABEL_LAB_BASE = "dev.envkit.lab-base"
 WORKDIR = "/home/envkit/work"
 _SKIP = {".git", ".ipynb_checkpoints", "__pycache__", ".venv", "node_modules"}
 OUTPUT_LINES = 40
+BESIDE_TAG = "from-lab"  # a container's version of a client file changed meanwhile: answer.from-lab.ipynb
+# Printed when JupyterLab ends on a remote engine; the container then waits for stop() to copy files back.
+ENDED_MARKER = "envkit-lab: JupyterLab ended"
 _LIVE: dict[str, LabServer] = {}
 
 
@@ -66,13 +80,19 @@ class LabServer:
     started: bool = True
     owner: str = ""
     output: deque[str] = field(default_factory=lambda: deque(maxlen=OUTPUT_LINES))
+    copied_back: Returned | None = None  # set by stop() on a remote engine: what came back
+    copy_error: str = ""  # why the files could not be copied back, if so
     _owned_images: list[str] = field(default_factory=list)
     _stdin: Any = None
+    _snapshot: Snapshot | None = None  # the folder sent to a remote engine, to copy back on stop()
+    _ended: bool = False  # JupyterLab printed ENDED_MARKER (its container waits for stop())
 
     def running(self) -> bool:
-        """True while the container runs."""
+        """True while the container runs (and, on a remote engine, JupyterLab in it)."""
         from .engine import containers
 
+        if self._ended:
+            return False
         state = containers.inspect(self.container_id)
         return state is not None and state.running
 
@@ -93,16 +113,23 @@ class LabServer:
             for _, chunk in containers.frames(sock):
                 lines = (partial + chunk).split(b"\n")
                 partial = lines.pop()
-                self.output.extend(redact(line.decode(errors="replace"), self.token) for line in lines)
+                for line in lines:
+                    text = redact(line.decode(errors="replace"), self.token)
+                    self._ended = self._ended or text == ENDED_MARKER
+                    self.output.append(text)
 
         threading.Thread(target=pump, name=f"envkit-lab-output-{self.container_id[:12]}", daemon=True).start()
 
     def stop(self) -> None:
-        """Stop and remove the container, and the image made for ``copy``; safe to call twice."""
+        """Stop and remove the container, and the image made for ``copy``; safe to call twice.
+
+        On a remote engine the folder's files come back first (``copied_back``, ``copy_error``).
+        """
         from .engine import containers
         from .engine.images import remove_image
 
         _LIVE.pop(self.container_id, None)
+        self._copy_back()  # before the stdin goes: auto_remove takes the container's copy with it
         if self._stdin is not None:
             try:
                 self._stdin.close()
@@ -112,6 +139,37 @@ class LabServer:
         containers.remove(self.container_id)
         while self._owned_images:
             remove_image(self._owned_images.pop(), force=True)
+
+    def _copy_back(self) -> None:
+        """Write what JupyterLab created or changed in the container's copy to the client's folder."""
+        from .engine import containers
+        from .kernels import transfer
+
+        if self._snapshot is None:
+            return
+        snapshot, self._snapshot = self._snapshot, None
+        try:
+            self.copied_back = transfer.unpack(containers.get_archive(self.container_id, str(snapshot.folder)),
+                                               snapshot, beside=BESIDE_TAG)
+        except (EngineError, OSError, ValueError) as exc:  # tarfile errors are ValueErrors
+            self.copy_error = str(exc)
+
+    def copy_back_report(self) -> list[tuple[str, str]]:
+        """(level, text) lines saying what ``stop()`` copied back from a remote engine; none for a local one."""
+        folder = self.notebook.parent
+        if self.copy_error:
+            return [("warning", f"the files in the container could not be copied back to {folder}: {self.copy_error}; "
+                              "edits made in JupyterLab are lost")]
+        done = self.copied_back
+        if done is None:
+            return []
+        lines = [("info", f"copied {len(done.written)} file(s) JupyterLab created or changed back to {folder}"
+                          + (f": {', '.join(done.written[:10])}" + (", ..." if len(done.written) > 10 else "")
+                             if done.written else ""))]
+        for rel, other in zip(done.conflicts, done.beside, strict=False):
+            lines.append(("warning", f"{rel} changed in {folder} while JupyterLab ran: kept yours, "
+                                     f"the container's version is in {other}"))
+        return lines
 
     def __enter__(self) -> LabServer:
         return self
@@ -229,13 +287,13 @@ def _wait_until_ready(server: LabServer, timeout: float, progress: Progress | No
         except (urllib.error.URLError, OSError, ValueError):
             pass
         state = containers.inspect(server.container_id)
-        if state is None or not state.running or time.monotonic() > deadline:
+        if state is None or not state.running or server._ended or time.monotonic() > deadline:
             # The container removes itself when it ends (auto_remove): its last lines come from
             # the attached output, not from the engine's log.
             time.sleep(0.2)
             lines = list(server.output)[-15:]
             server.stop()
-            why = "did not answer in time" if state is not None and state.running else "stopped"
+            why = "did not answer in time" if state is not None and state.running and not server._ended else "stopped"
             raise EngineError("launch: JupyterLab " + why + (":\n    " + "\n    ".join(lines) if lines else ""),
                               "run with ENVKIT_DEBUG=1 for the server's log; check the image has a venv "
                               "at /opt/envkit/venv")
@@ -295,7 +353,7 @@ def start_lab(path: str | os.PathLike[str], *, copy: bool = False, port: int | N
     """
     from .build import BuildOptions, ensure_image
     from .engine import containers, engine_url, shares_files
-    from .kernels import watchdog
+    from .kernels import transfer, watchdog
     from .ownership import owner
     from .privileges import folder_access, folder_hint, folder_warning, limits, run_as
 
@@ -312,21 +370,32 @@ def start_lab(path: str | os.PathLike[str], *, copy: bool = False, port: int | N
     if not is_loopback(ip):
         emit(progress, Note(text=f"JupyterLab will listen on {ip}, reachable from other machines; "
                                  "anyone with the token can run code as you", level="warning"))
-    if not copy and not shares_files():
-        # A remote engine cannot bind-mount this machine's folder: copy it into the image instead.
-        copy = True
+    remote = not copy and not shares_files()
+    if not shares_files():
+        _check_reachable(ip)
+    if remote:
         emit(progress, Note(text=f"the engine at {engine_url()} does not see this machine's files: "
-                                 f"{nb.parent} is copied into the image (--copy); edits stay in the container"))
+                                 f"{nb.parent} is copied into the container, and what JupyterLab saves there "
+                                 "comes back when it stops"))
     emit(progress, Step(n=1, total=3, text=f"environment image for {nb.name}"))
     record = ensure_image(nb, options=options or BuildOptions(), progress=progress)
     emit(progress, Step(n=2, total=3, text="JupyterLab image"))
     lab_image = ensure_lab_image(record.id, options=options, progress=progress)
     who = run_as(record.id, None if copy else nb.parent, explicit=user)
     owned: list[str] = []
+    archive: bytes | None = None
+    snapshot: transfer.Snapshot | None = None
     if copy:
         image = _copy_image(lab_image, nb.parent, owner=who.user, options=options, progress=progress)
         owned.append(image)
         root, binds = WORKDIR, {}
+    elif remote:
+        # The notebook's folder at the same path, owned by the server's user (it saves there).
+        try:
+            archive, snapshot = transfer.pack(nb.parent, "", b"", uid=who.uid, gid=who.gid)
+        except KernelError as exc:
+            raise EngineError(f"launch: {exc.message}", "launch it from a folder of its own, or with --copy") from exc
+        image, root, binds = lab_image, str(nb.parent), {}
     else:
         from .project import project_root
 
@@ -350,11 +419,18 @@ def start_lab(path: str | os.PathLike[str], *, copy: bool = False, port: int | N
         argv.append("--allow-root")  # only when asked for (--user root); all capabilities are dropped below
     if not is_loopback(ip):
         argv.append("--ServerApp.allow_remote_access=True")
+    command = watchdog.command("python", argv)
+    if remote:
+        # The files come back when stop() asks for them: JupyterLab ending by itself must not
+        # take them with the container, so the container waits (until stop() or its owner is gone).
+        argv.append("--ServerApp.quit_button=False")
+        held = f'"$@"; echo "{ENDED_MARKER}"; exec sleep infinity'
+        command = watchdog.command("python", ["sh", "-c", held, "envkit-lab", *argv])
     labels = {**base_labels("launch"), LABEL_NOTEBOOK: str(nb), LABEL_OWNER: owner()}
     emit(progress, Step(n=3, total=3, text=f"starting JupyterLab on {ip}:{host_port}"))
     try:
         container_id = containers.create(
-            image, watchdog.command("python", argv), labels=labels, name=f"envkit-lab-{secrets.token_hex(4)}",
+            image, command, labels=labels, name=f"envkit-lab-{secrets.token_hex(4)}",
             user=who.user, environment=env, working_dir=root, ports=[CONTAINER_PORT], stdin_open=True,
             host_config={"binds": binds, "port_bindings": {CONTAINER_PORT: (ip, host_port)}, "init": True,
                          "auto_remove": True, "cap_drop": ["ALL"], "security_opt": ["no-new-privileges"],
@@ -373,6 +449,9 @@ def start_lab(path: str | os.PathLike[str], *, copy: bool = False, port: int | N
                        container_id=container_id, image_id=image, notebook=nb, owner=labels[LABEL_OWNER],
                        _owned_images=owned)
     try:
+        if archive is not None:
+            containers.put_archive(container_id, "/", archive)
+            server._snapshot = snapshot
         # Attach before start, so there is no moment when the server runs unwatched.
         server.follow(containers.attach(container_id, output=True))
         containers.start(container_id)
@@ -387,11 +466,24 @@ def start_lab(path: str | os.PathLike[str], *, copy: bool = False, port: int | N
     return server
 
 
-def stop_labs(path: str | os.PathLike[str]) -> list[str]:
+def _check_reachable(ip: str) -> None:
+    """Refuse an engine whose published ports this machine cannot reach (as for kernels)."""
+    from .engine import engine_hostname, engine_url
+    from .kernels.container import LOOPBACK
+
+    if engine_hostname() not in LOOPBACK:
+        raise EngineError(f"launch on the engine at {engine_url()} is not supported yet: JupyterLab's port is "
+                          f"published on {ip} of that machine, which this one cannot reach",
+                          "forward the engine over a tunnel to a tcp://127.0.0.1 port here "
+                          "(ssh -L PORT:/var/run/docker.sock HOST)")
+
+
+def stop_labs(path: str | os.PathLike[str], report: list[tuple[str, str]] | None = None) -> list[str]:
     """Stop and remove the JupyterLab containers started for the notebook at ``path``.
 
     A server started from a notebook (``%envkit launch``) outlives the cell; this is its off switch.
-    Returns the short IDs of the containers removed.
+    Returns the short IDs of the containers removed; ``report`` gets what came back from a
+    remote engine (``LabServer.copy_back_report``: only for servers this process started).
     """
     from .engine import containers
 
@@ -399,7 +491,10 @@ def stop_labs(path: str | os.PathLike[str]) -> list[str]:
     found = containers.find({LABEL_KIND: "launch", LABEL_NOTEBOOK: nb})
     for state in found:
         if state.id in _LIVE:  # started by this process: let go of its stdin too
-            _LIVE[state.id].stop()
+            server = _LIVE[state.id]
+            server.stop()
+            if report is not None:
+                report.extend(server.copy_back_report())
         containers.remove(state.id)
     return [state.id[:12] for state in found]
 

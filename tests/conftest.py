@@ -116,6 +116,38 @@ def base_image(engine) -> str:
         pytest.exit(f"envkit integration tests: {exc}", returncode=3)
 
 
+@pytest.fixture(scope="module")
+def second_engine(engine):
+    """Start a dockerd of the test's own: ``second_engine(name, own_mounts=, tls=, swarm=, images=())``.
+
+    ``support.second_engine`` says what each parameter gives; ``images`` are copied in from the
+    shared engine. Skips where this machine cannot run one (no root, a tool missing). Every
+    engine started through it is stopped and removed, with its data and bridges, at the end of
+    the module.
+    """
+    from support.second_engine import SecondEngine, Unavailable
+
+    started: list[SecondEngine] = []
+
+    def start(name: str, *, own_mounts: bool = False, tls: bool = False, swarm: bool = False,
+              images: tuple[str, ...] = ()) -> SecondEngine:
+        try:
+            found = SecondEngine(name, own_mounts=own_mounts, tls=tls, swarm=swarm)
+        except Unavailable as exc:
+            pytest.skip(str(exc))
+        started.append(found)
+        found.start()
+        for image in images:
+            found.load(image, engine)
+        return found
+
+    try:
+        yield start
+    finally:
+        for found in reversed(started):
+            found.close()
+
+
 def pytest_sessionfinish(session, exitstatus):
     """Remove this run's containers, and fail the run if any were left behind."""
     if not system.engine_answers():

@@ -37,9 +37,12 @@ def run(args: argparse.Namespace, ui: UI) -> int:
 
     path = notebook_path(args, ui)
     if args.stop:
-        stopped = stop_labs(path)
+        report: list[tuple[str, str]] = []
+        stopped = stop_labs(path, report)
         ui.message(f"stopped {len(stopped)} JupyterLab server(s) for {path.name}"
                    + (f": {', '.join(stopped)}" if stopped else ""))
+        for level, text in report:
+            ui.message(text, level=level)
         return 0
     # In a notebook, the kernel's loaded versions pin the spec (what %envkit capture shows).
     options = BuildOptions(base_image=args.base_image, live=ui.interactive_notebook, as_of=args.as_of)
@@ -79,6 +82,8 @@ def run(args: argparse.Namespace, ui: UI) -> int:
         return 0
     finally:
         server.stop()
+        for level, text in server.copy_back_report():  # an engine that cannot see this machine's files
+            ui.message(text, level=level)
 
 
 def _interrupt(signum: int, frame: object) -> None:

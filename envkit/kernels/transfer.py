@@ -6,8 +6,9 @@ folder then go into the created container as one tar (``pack``, sent with ``put_
 before it starts), at the same paths a bind mount would give; when the kernel ends, the
 folder comes back as a tar (``get_archive``) and ``unpack`` writes only the files the kernel
 created or changed. A file changed on both sides keeps the client's version (a notebook
-saved in JupyterLab meanwhile is never reverted); the kernel's version is reported. Nothing
-is deleted on the client. Pure logic: no engine here.
+saved in JupyterLab meanwhile is never reverted); the kernel's version is reported, or with
+``beside`` written next to it under a name of its own (``envkit launch`` on a remote engine).
+Nothing is deleted on the client. Pure logic: no engine here.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class Returned:
 
     written: tuple[str, ...] = ()
     conflicts: tuple[str, ...] = ()  # changed in the kernel and on the client: the client's kept
+    beside: tuple[str, ...] = ()  # where each conflict's container version was written (``beside``), in order
 
 
 def _digest(data: bytes) -> str:
@@ -75,15 +77,17 @@ def pack(folder: Path | None, connection_file: str, connection: bytes, *, uid: i
     """One tar to unpack at ``/`` in the container: the connection file and ``folder`` at their paths.
 
     Entries belong to the kernel's ``uid:gid`` (it writes there, as in its own folder); the
-    connection file is readable by it only. Raises ``KernelError`` for a folder too large to copy.
+    connection file is readable by it only (none with ``connection_file`` empty). Raises
+    ``KernelError`` for a folder too large to copy.
     """
     buf = io.BytesIO()
     snapshot = Snapshot(folder=folder or Path("/"))
     with tarfile.open(fileobj=buf, mode="w") as tar:
-        conn = PurePosixPath(connection_file)
-        tar.addfile(_entry(str(conn.parent).lstrip("/"), uid=uid, gid=gid, mode=0o700, kind=tarfile.DIRTYPE))
-        tar.addfile(_entry(str(conn).lstrip("/"), uid=uid, gid=gid, mode=0o600, size=len(connection)),
-                    io.BytesIO(connection))
+        if connection_file:
+            conn = PurePosixPath(connection_file)
+            tar.addfile(_entry(str(conn.parent).lstrip("/"), uid=uid, gid=gid, mode=0o700, kind=tarfile.DIRTYPE))
+            tar.addfile(_entry(str(conn).lstrip("/"), uid=uid, gid=gid, mode=0o600, size=len(connection)),
+                        io.BytesIO(connection))
         if folder is None:
             return buf.getvalue(), snapshot
         base = folder.as_posix().lstrip("/")
@@ -114,15 +118,28 @@ def pack(folder: Path | None, connection_file: str, connection: bytes, *, uid: i
     return buf.getvalue(), snapshot
 
 
-def unpack(chunks: Iterable[bytes], snapshot: Snapshot) -> Returned:
+def beside_name(target: Path, tag: str) -> Path:
+    """A free name next to ``target`` for another version of it: ``answer.<tag>.ipynb`` (then ``.<tag>-2``, ...)."""
+    stem, suffix = (target.stem, target.suffix) if target.stem else (target.name, "")
+    for n in range(1, 1000):
+        candidate = target.with_name(f"{stem}.{tag}{'' if n == 1 else f'-{n}'}{suffix}")
+        if not candidate.exists() and not candidate.is_symlink():
+            return candidate
+    raise OSError(f"no free name next to {target} for its {tag} version")
+
+
+def unpack(chunks: Iterable[bytes], snapshot: Snapshot, *, beside: str = "") -> Returned:
     """Write what the kernel created or changed in its folder (``get_archive``'s tar) to the client.
 
     The archive's names start with the folder's own name. Only regular files below the folder
-    are written; links, devices and names leaving the folder are ignored.
+    are written; links, devices and names leaving the folder are ignored. A client file that
+    changed since ``pack`` read it is never overwritten: with ``beside`` (a tag) the container's
+    version goes next to it (``beside_name``), else it is only reported.
     """
     folder = snapshot.folder
     written: list[str] = []
     conflicts: list[str] = []
+    besides: list[str] = []
     with tarfile.open(fileobj=io.BytesIO(b"".join(chunks)), mode="r") as tar:
         for member in tar:
             parts = PurePosixPath(member.name).parts
@@ -143,17 +160,22 @@ def unpack(chunks: Iterable[bytes], snapshot: Snapshot) -> Returned:
                 current = target.read_bytes() if target.is_file() else None
             except OSError:
                 current = None
+            if not target.resolve().is_relative_to(folder.resolve()):
+                continue  # a client symlink pointing out of the folder
             if current is not None and _digest(current) != sent:
                 if _digest(current) != _digest(data):
                     conflicts.append(rel)
+                    if beside:
+                        other = beside_name(target, beside)
+                        other.write_bytes(data)
+                        os.chmod(other, member.mode & 0o777)
+                        besides.append(other.relative_to(folder).as_posix())
                 continue
-            if not target.resolve().is_relative_to(folder.resolve()):
-                continue  # a client symlink pointing out of the folder
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
             os.chmod(target, member.mode & 0o777)
             written.append(rel)
-    return Returned(written=tuple(written), conflicts=tuple(conflicts))
+    return Returned(written=tuple(written), conflicts=tuple(conflicts), beside=tuple(besides))
 
 
-__all__ = ["MAX_BYTES", "MAX_FILES", "SKIPPED_DIRS", "Returned", "Snapshot", "pack", "unpack"]
+__all__ = ["MAX_BYTES", "MAX_FILES", "SKIPPED_DIRS", "Returned", "Snapshot", "beside_name", "pack", "unpack"]

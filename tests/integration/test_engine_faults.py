@@ -1,6 +1,6 @@
 """Engine faults (issue 10, item 5): the engine killed mid-build and mid-run, on an engine of the test's own.
 
-A private dockerd (``support.private_engine``) gets the test base image and the session's tiny
+A private dockerd (the ``second_engine`` fixture, ``support.second_engine``) gets the test base image and the session's tiny
 environment image (``docker save | docker load``); envkit's CLI runs against it through
 ``DOCKER_HOST``. The daemon is SIGKILLed in the middle of a ``RUN`` step and in the middle of a
 sleeping cell: each time the CLI must end with one line naming the engine and the step, a
@@ -22,7 +22,6 @@ from pathlib import Path
 
 import pytest
 from support import build as support_build
-from support import private_engine
 
 pytestmark = pytest.mark.docker
 
@@ -36,18 +35,8 @@ GIVE_UP = 60
 
 
 @pytest.fixture(scope="module")
-def private(engine, base_image, env_image):
-    reason = private_engine.available()
-    if reason:
-        pytest.skip(reason)
-    pe = private_engine.PrivateEngine("faults")
-    try:
-        pe.start()
-        pe.load(BASE)
-        pe.load(env_image.image.tag)
-        yield pe
-    finally:
-        pe.close()
+def private(second_engine, base_image, env_image):
+    return second_engine("faults", images=(BASE, env_image.image.tag))
 
 
 def _env(pe, tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -179,14 +168,15 @@ def test_engine_killed_mid_run_is_one_line_not_a_hang(private, env_image, tmp_pa
         os.chown(folder, 1000, 1000)
     nb = folder / support_build.run_notebook("sleeper")
     nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print('ready')"),
-                                                   nbformat.v4.new_code_cell("import time\ntime.sleep(300)")]),
+                                                   nbformat.v4.new_code_cell("import pathlib, time\n"
+                                                                             "pathlib.Path('sleeping').touch()\n"
+                                                                             "time.sleep(300)")]),
                    str(nb))
     before = nb.read_bytes()
     env = _env(private, tmp_path)
     proc = _envkit("run", str(nb), "--image", env_image.image.tag, "--timeout", "600", env=env)
-    _wait_for(lambda: any("envkit-kernel-" in c and " Up " in c for c in private.containers()), 180,
-              "the kernel's container running", proc)
-    time.sleep(5)  # the first cell is done, the second sleeps
+    # The second cell says it runs (the folder is mounted): a fixed sleep was too short under load.
+    _wait_for(lambda: (folder / "sleeping").exists(), 300, "the second cell running", proc)
     line, took, status = _one_line_after_kill(proc, private)
     match = GONE.match(line)
     assert match, line

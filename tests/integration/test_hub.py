@@ -14,7 +14,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -303,95 +302,13 @@ def test_devcontainer_opens_the_pushed_image_and_its_kernel_imports_the_notebook
         container.remove(force=True)
 
 
-def _free_subnets(count: int) -> list:
-    """``count`` /24 subnets of 10.231.0.0/16 that no route of this host overlaps."""
-    import ipaddress
-
-    out = subprocess.run(["ip", "-4", "route"], capture_output=True, text=True, check=True).stdout
-    used = [ipaddress.ip_network(line.split()[0], strict=False) for line in out.splitlines()
-            if line and line.split()[0][0].isdigit()]
-    found = []
-    for n in range(1, 255):
-        candidate = ipaddress.ip_network(f"10.231.{n}.0/24")
-        if not any(candidate.overlaps(u) for u in used):
-            found.append(candidate)
-            if len(found) == count:
-                return found
-    pytest.skip("no free subnet for a second engine")
-
-
-def _ip(*args: str, check: bool = True) -> None:
-    subprocess.run(["ip", *args], check=check, capture_output=True)
-
-
 @pytest.fixture(scope="module")
-def swarm_engine(engine):
-    """A second dockerd of this test's own, in Swarm mode; the shared engine is never touched.
-
-    Its own socket, data, exec root and pid file; its own bridge interface and subnet (never
-    ``--bridge=none``: dockerd then deletes the host's docker0 at start-up), ``--iptables=false``,
-    and ``docker_gwbridge`` created first on a bridge interface and subnet of its own. It shares
-    this host's network namespace, so it pulls from the registry on 127.0.0.1.
-    """
-    import docker
-    from docker.types import IPAMConfig, IPAMPool
-
-    if os.geteuid() != 0 or not shutil.which("dockerd") or not shutil.which("ip"):
-        pytest.skip("a second dockerd for Swarm needs root, dockerd and ip")
-    root = Path(f"/tmp/envkit-swarm-{RUN}")
-    root.mkdir()
-    bridge, gwbridge = f"ekb{RUN[:8]}", f"ekg{RUN[:8]}"
-    subnet, gw_subnet = _free_subnets(2)
-    client = proc = log = None
-    try:
-        _ip("link", "add", bridge, "type", "bridge")
-        _ip("addr", "add", f"{subnet[1]}/{subnet.prefixlen}", "dev", bridge)
-        _ip("link", "set", bridge, "up")
-        sock = root / "docker.sock"
-        log = open(root / "dockerd.log", "wb")
-        proc = subprocess.Popen(["dockerd", "-H", f"unix://{sock}", "--data-root", str(root / "data"),
-                                 "--exec-root", str(root / "exec"), "--pidfile", str(root / "docker.pid"),
-                                 f"--bridge={bridge}", "--iptables=false"],
-                                stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
-
-        def answers():
-            try:  # the client asks the engine its API version as it is made
-                return docker.DockerClient(base_url=f"unix://{sock}", timeout=60)
-            except Exception:  # noqa: BLE001 - not up yet
-                return None
-
-        client = _wait_until(answers, 120, "the second dockerd", proc, root / "dockerd.log")
-        client.networks.create("docker_gwbridge", driver="bridge",
-                               options={"com.docker.network.bridge.name": gwbridge,
-                                        "com.docker.network.bridge.enable_icc": "false"},
-                               ipam=IPAMConfig(pool_configs=[IPAMPool(subnet=str(gw_subnet))]))
-        client.swarm.init(advertise_addr="127.0.0.1", listen_addr=f"127.0.0.1:{free_port()}")
-        yield f"unix://{sock}", client
-    finally:
-        if client is not None:
-            try:
-                for service in client.services.list():
-                    service.remove()
-                client.swarm.leave(force=True)
-            except Exception:  # noqa: BLE001 - the engine is going away with everything in it
-                pass
-            client.close()
-        if proc is not None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        if log is not None:
-            log.close()
-        for line in reversed(Path("/proc/mounts").read_text().splitlines()):
-            mountpoint = line.split()[1]
-            if mountpoint.startswith(str(root)):
-                subprocess.run(["umount", "-l", mountpoint], capture_output=True)
-        _ip("link", "del", gwbridge, check=False)
-        _ip("link", "del", bridge, check=False)
-        shutil.rmtree(root, ignore_errors=True)
+def swarm_engine(second_engine):
+    """A second dockerd of this test's own in Swarm mode (``support.second_engine``); the shared
+    engine is never touched. It shares this host's network namespace, so it pulls from the
+    registry on 127.0.0.1."""
+    found = second_engine("swarm", swarm=True)
+    return found.url, found.client()
 
 
 # What this machine's hub adds for Swarm: tasks on the host's network (there is no second host

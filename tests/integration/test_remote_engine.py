@@ -1,7 +1,7 @@
 """Kernels and ``envkit run`` on an engine that cannot see the client's files, over tcp:// with TLS.
 
-The engine is a second dockerd started by this module in a mount namespace of its own, with a
-tmpfs over /tmp: the client's /tmp (where pytest puts the notebook's folder) does not exist for
+The engine is a second dockerd (the ``second_engine`` fixture, ``own_mounts=True, tls=True``) in a
+mount namespace of its own, with a tmpfs over /tmp: the client's /tmp (where pytest puts the notebook's folder) does not exist for
 it, so a bind mount of a client path would fail or show an empty folder. It listens on
 tcp://127.0.0.1:<free port> with certificates the test makes with openssl (kept under /var/tmp,
 outside the hidden /tmp), and has its own data root, exec root, pid file and bridge (never
@@ -18,20 +18,15 @@ import sys
 import nbformat
 import pytest
 from support import TEST_RUN
-from support import remote_engine as support_remote
 from support.kernels import kernel_image, standin_kernel_image  # noqa: F401
 
 pytestmark = pytest.mark.docker
 
 
 @pytest.fixture(scope="module")
-def remote_engine(engine, kernel_image):
-    """(DOCKER_HOST, cert path, image): the second dockerd, with the kernel image loaded into it."""
-    try:
-        with support_remote.remote_engine(engine, (kernel_image,)) as (host, certs):
-            yield host, certs, kernel_image
-    except support_remote.Unavailable as exc:
-        pytest.skip(str(exc))
+def remote_engine(second_engine, kernel_image):
+    """(the second dockerd, image): in its own mount namespace, tcp + TLS, the kernel image loaded."""
+    return second_engine("remote", own_mounts=True, tls=True, images=(kernel_image,)), kernel_image
 
 
 @pytest.fixture
@@ -39,10 +34,9 @@ def on_remote(remote_engine, monkeypatch):
     """DOCKER_HOST, DOCKER_TLS_VERIFY and DOCKER_CERT_PATH naming the second engine (here and in children)."""
     from envkit import engine as envkit_engine
 
-    host, certs, image = remote_engine
-    monkeypatch.setenv("DOCKER_HOST", host)
-    monkeypatch.setenv("DOCKER_TLS_VERIFY", "1")
-    monkeypatch.setenv("DOCKER_CERT_PATH", str(certs))
+    found, image = remote_engine
+    for key, value in found.env().items():
+        monkeypatch.setenv(key, value)
     envkit_engine.reset()
     yield image
     envkit_engine.reset()
@@ -107,3 +101,116 @@ def test_envkit_run_brings_the_files_the_notebook_wrote_back(on_remote, tmp_path
     assert executed.cells[0].outputs[0]["text"] == "42\n"
     assert (tmp_path / "results" / "answer.txt").read_text() == "42"
     assert not _remote_kernels()
+
+
+@pytest.fixture(scope="module")
+def lab_on_remote(remote_engine, base_image, tmp_path_factory):
+    """The tiny environment image and its JupyterLab layer (built on the shared engine), copied in."""
+    from support.build import shared_env_image, tiny_spec
+    from support.share_image import SharedImage
+
+    from envkit.launch import ensure_lab_image, lab_image_plan
+
+    found, _ = remote_engine
+    built = shared_env_image(base_image, tmp_path_factory)
+    ensure_lab_image(built.image.id)
+    found.load(built.image.tag)
+    found.load(lab_image_plan(built.image.id)[2])
+    return SharedImage(image_id=built.image.id, tag=built.image.tag, spec=tiny_spec(), lock=built.lock)
+
+
+def _contents(server, rel: str, model: dict | None = None) -> dict:
+    """GET (or with ``model`` PUT) ``rel`` through the Jupyter server's contents API, with the token."""
+    import json
+    import urllib.request
+
+    api = server.base_url.split("/lab/")[0] + "/api/contents/" + rel
+    data = None if model is None else json.dumps(model).encode()
+    request = urllib.request.Request(api + ("?content=1" if model is None else ""), data=data,
+                                     method="GET" if model is None else "PUT",
+                                     headers={"Authorization": f"token {server.token}",
+                                              "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as resp:
+        return json.loads(resp.read())
+
+
+def _launches(found) -> list[str]:
+    return [line for line in found.containers() if "envkit-lab-" in line]
+
+
+def test_launch_copies_the_folder_in_and_saved_edits_come_back_on_stop(remote_engine, lab_on_remote, on_remote,
+                                                                        tmp_path):
+    from support.share_image import notebook_for
+
+    from envkit.launch import start_lab
+
+    found, _ = remote_engine
+    volumes = found.volumes()
+    folder = tmp_path / "project"
+    nb = notebook_for(lab_on_remote, folder, name="answer.ipynb")
+    (folder / "data.txt").write_text("from the client")
+    (folder / "notes.txt").write_text("v1")
+    server = start_lab(nb)
+    try:
+        assert server.base_url.startswith("http://127.0.0.1:")
+        model = _contents(server, "answer.ipynb")
+        assert model["type"] == "notebook"
+        assert "print('envkit answer', 6 * 7)" in ["".join(c["source"]) for c in model["content"]["cells"]]
+        assert _contents(server, "data.txt")["content"] == "from the client"
+        cells = model["content"]["cells"]
+        cells.append({"cell_type": "code", "id": "added", "metadata": {}, "execution_count": None,
+                      "outputs": [], "source": "print('added in the lab')"})
+        _contents(server, "answer.ipynb", {"type": "notebook", "format": "json", "content": model["content"]})
+        _contents(server, "results", {"type": "directory"})
+        _contents(server, "results/made.txt", {"type": "file", "format": "text", "content": "made in the lab"})
+        _contents(server, "notes.txt", {"type": "file", "format": "text", "content": "v2 in the lab"})
+        (folder / "notes.txt").write_text("v2 on the client")  # changed on both sides meanwhile
+        # Files come back when the launch ends, not while it runs.
+        assert "added in the lab" not in nb.read_text()
+        assert not (folder / "results").exists()
+    finally:
+        server.stop()
+    assert "print('added in the lab')" in nb.read_text()
+    assert (folder / "results" / "made.txt").read_text() == "made in the lab"
+    assert (folder / "notes.txt").read_text() == "v2 on the client"
+    assert (folder / "notes.from-lab.txt").read_text() == "v2 in the lab"
+    assert server.copy_error == ""
+    assert sorted(server.copied_back.written) == ["answer.ipynb", "results/made.txt"]
+    report = "\n".join(text for _, text in server.copy_back_report())
+    assert "notes.txt changed" in report and "notes.from-lab.txt" in report
+    assert _launches(found) == [] and found.volumes() == volumes
+
+
+def test_a_launch_whose_owner_is_killed_leaves_nothing_on_the_remote_engine(remote_engine, lab_on_remote,
+                                                                             on_remote, tmp_path):
+    import signal
+    import time
+
+    from support.share_image import notebook_for
+
+    found, _ = remote_engine
+    volumes = found.volumes()
+    nb = notebook_for(lab_on_remote, tmp_path / "killed", name="answer.ipynb")
+    before = nb.read_bytes()
+    proc = subprocess.Popen([sys.executable, "-m", "envkit", "launch", str(nb), "--no-browser"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+    try:
+        url = ""
+        while not url:
+            line = proc.stdout.readline()
+            if not line:
+                raise AssertionError("envkit launch ended:\n" + proc.stderr.read()[-3000:])
+            if "http://127.0.0.1:" in line:
+                url = line.split(": ", 1)[1].strip()
+        assert len(_launches(found)) == 1
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        deadline = time.monotonic() + 60
+        while _launches(found) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert _launches(found) == [] and found.volumes() == volumes
+        assert nb.read_bytes() == before
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

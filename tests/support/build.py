@@ -110,6 +110,11 @@ _SHARED: dict[str, object] = {}
 @pytest.fixture(scope="session")
 def env_image(base_image, tmp_path_factory):
     """A BuildResult for a tiny spec (``six`` + ipykernel) on the test base image, built once."""
+    return shared_env_image(base_image, tmp_path_factory)
+
+
+def shared_env_image(base_image: str, tmp_path_factory):
+    """``env_image``'s BuildResult, for a fixture that needs it without importing that fixture."""
     from envkit.build import BuildOptions, build_spec
 
     # Each module that imports this fixture registers a session fixture of its own: keep one

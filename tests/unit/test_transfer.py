@@ -73,6 +73,39 @@ def test_unpack_writes_new_and_changed_files_only_and_keeps_a_client_edit(tmp_pa
     assert not (tmp_path.parent / "escape.txt").exists()
 
 
+def test_unpack_beside_writes_the_containers_version_next_to_a_client_edit_never_over_it(tmp_path):
+    (tmp_path / "answer.ipynb").write_text("v1")
+    (tmp_path / "notes").write_text("n1")
+    (tmp_path / "answer.from-lab.ipynb").write_text("an older copy, not envkit's to replace")
+    data, snapshot = transfer.pack(tmp_path, "", b"", uid=1, gid=1)
+    assert not any("run/envkit" in name for name in _members(data))  # no connection file asked for
+    (tmp_path / "answer.ipynb").write_text("v2 saved on the client")
+    (tmp_path / "notes").write_text("n2 on the client")
+    (tmp_path / "new.txt").write_text("made on the client")
+    done = transfer.unpack(_returned(tmp_path, {
+        "answer.ipynb": b"v1 edited in the lab", "notes": b"n1 edited in the lab",
+        "new.txt": b"made in the lab", "same-edit.txt": b"x",
+    }), snapshot, beside="from-lab")
+    assert done.conflicts == ("answer.ipynb", "notes", "new.txt")
+    assert done.beside == ("answer.from-lab-2.ipynb", "notes.from-lab", "new.from-lab.txt")
+    assert (tmp_path / "answer.ipynb").read_text() == "v2 saved on the client"
+    assert (tmp_path / "answer.from-lab-2.ipynb").read_text() == "v1 edited in the lab"
+    assert (tmp_path / "answer.from-lab.ipynb").read_text() == "an older copy, not envkit's to replace"
+    assert (tmp_path / "notes.from-lab").read_text() == "n1 edited in the lab"
+    assert (tmp_path / "new.txt").read_text() == "made on the client"
+    assert done.written == ("same-edit.txt",)
+
+
+def test_unpack_leaves_a_file_changed_on_the_client_only_alone(tmp_path):
+    (tmp_path / "a.txt").write_text("sent")
+    _, snapshot = transfer.pack(tmp_path, "", b"", uid=1, gid=1)
+    (tmp_path / "a.txt").write_text("changed here")
+    done = transfer.unpack(_returned(tmp_path, {"a.txt": b"sent"}), snapshot, beside="from-lab")
+    assert done == transfer.Returned()
+    assert (tmp_path / "a.txt").read_text() == "changed here"
+    assert [p.name for p in tmp_path.iterdir()] == ["a.txt"]
+
+
 @pytest.mark.parametrize(("url", "shared", "host"), [
     ("unix:///var/run/docker.sock", True, ""),
     ("tcp://127.0.0.1:2376", False, "127.0.0.1"),
