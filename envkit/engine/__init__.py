@@ -144,7 +144,7 @@ def _ping(client: docker.APIClient, url: str) -> None:
 
     Both engines send ``Api-Version``; Podman adds ``Libpod-Api-Version`` (``engine.system.is_podman``).
     """
-    response = client._get(f"{client.base_url}/_ping")  # unversioned: the version is not known yet
+    response = client._get(client._url("/_ping", versioned_api=False))  # the version is not known yet
     client._raise_for_status(response)
     if response.headers.get("Api-Version"):
         client._version = response.headers["Api-Version"]

@@ -32,3 +32,16 @@ def test_image_labels_are_matched_on_the_client_as_the_engine_would(labels, want
     from envkit.engine.images import has_labels
 
     assert has_labels(labels, wanted) is matches
+
+
+def test_a_missing_podman_init_is_named_with_what_to_do():
+    from envkit.engine.containers import missing_init
+
+    # Podman 4.3's answer to creating an --init container without catatonit (seen in test_podman.py).
+    said = ("creating a container of envkit/x:latest: the engine refused (container create: container-init "
+            "binary not found on the host: stat /usr/libexec/podman/catatonit: no such file or directory)")
+    error = missing_init(said)
+    assert error is not None and "\n" not in error.message
+    assert "catatonit" in error.message and "/usr/libexec/podman/catatonit is missing" in error.message
+    assert "apt-get install catatonit" in error.hint
+    assert missing_init("creating a container of x: not found (No such image: x)") is None
