@@ -22,11 +22,13 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
-os.environ.setdefault("ENVKIT_LABELS", "dev.envkit.test-run=bench")
+# A label of this run's own: the end removes the images it built, and only those.
+os.environ.setdefault("ENVKIT_LABELS", f"dev.envkit.test-run=bench-{uuid.uuid4().hex[:8]}")
 
 import nbformat  # noqa: E402
 
@@ -64,14 +66,14 @@ def notebook_run(image: str, folder: Path) -> float:
     return elapsed
 
 
-def _timed(*args: str) -> float:
+def _timed(*args: str, reuse: bool = True) -> float:
     t0 = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "envkit", *args], capture_output=True, text=True)
     elapsed = time.perf_counter() - t0
     if done.returncode != 0:
         raise RuntimeError(f"envkit {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
-    if args[0] == "build" and "reused " not in done.stdout:
-        raise RuntimeError(f"envkit build rebuilt an unchanged notebook:\n{done.stdout}")
+    if reuse and "built " in done.stdout:
+        raise RuntimeError(f"envkit {args[0]} rebuilt an unchanged notebook:\n{done.stdout}")
     return elapsed
 
 
@@ -81,7 +83,7 @@ def rebuild_and_run(base: str, folder: Path, runs: int) -> dict[str, float]:
     nb.write_text(nbformat.writes(nbformat.v4.new_notebook(
         cells=[nbformat.v4.new_code_cell("import six\nprint(six.__version__)")],
         metadata={"language_info": {"name": "python", "version": "3.11.2"}})))
-    _timed("build", str(nb), "--base-image", base)
+    _timed("build", str(nb), "--base-image", base, reuse=False)
     builds = [_timed("build", str(nb)) for _ in range(runs)]
     notebook_runs = [_timed("run", str(nb), "-o", str(folder / "reuse-out.ipynb")) for _ in range(runs)]
     return {"build, unchanged": statistics.median(builds), "run, built": statistics.median(notebook_runs)}
@@ -108,13 +110,15 @@ def main() -> None:
     parser.add_argument("--no-build", action="store_true", help="skip the build and reuse figures")
     args = parser.parse_args()
     import docker
+    from support import TEST_RUN
     from support.kernels import build_standin
     from support.system import ensure_base_image
 
     local = docker.from_env()
     built = not args.image
     args.base = ensure_base_image()
-    args.image = args.image or build_standin(args.base)
+    # A tag of this run's own: removing the shared stand-in tag would pull it from under test sessions.
+    args.image = args.image or build_standin(args.base, tag=f"envkit-test-kernel:{TEST_RUN}")
     try:
         _compare(local, args)
     finally:
