@@ -75,6 +75,7 @@ def engine_url() -> str:
 
 _lock = threading.RLock()  # re-entrant: _connect may one day need _docker() too
 _connected: dict[str, tuple[docker.DockerClient, docker.APIClient]] = {}
+_podman_urls: set[str] = set()  # engines whose ping named Podman's libpod
 
 
 def _docker() -> ModuleType:
@@ -118,7 +119,10 @@ def _connect(docker_py: ModuleType, url: str) -> tuple[docker.DockerClient, dock
         else:
             kwargs = {"base_url": url, "tls": _context_tls(docker_py, url)}
         if not kwargs.get("tls"):
-            high = docker_py.DockerClient(**kwargs, timeout=CONNECT_TIMEOUT)
+            # Not docker-py's version "auto", which asks /version: Podman 4.3 answers that in
+            # 3-5 s here (it gathers all of `podman info`); the ping below tells the version.
+            high = docker_py.DockerClient(**kwargs, timeout=CONNECT_TIMEOUT,
+                                          version=docker_py.constants.MINIMUM_DOCKER_API_VERSION)
         else:
             # requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE replace the engine's own CA
             # (its session-level verify loses to the environment): a TLS engine is then refused
@@ -127,12 +131,29 @@ def _connect(docker_py: ModuleType, url: str) -> tuple[docker.DockerClient, dock
                                           version=docker_py.constants.MINIMUM_DOCKER_API_VERSION)
             high.api.trust_env = False
             high.api._version = high.api._retrieve_server_version()
-        high.ping()
+        _ping(high.api, url)
     except (docker_py.errors.DockerException, OSError) as exc:
         raise _unavailable(url, exc) from exc
     # Pings are quick; real operations (builds, pushes) need no client-side timeout.
     high.api.timeout = None
     return high, high.api
+
+
+def _ping(client: docker.APIClient, url: str) -> None:
+    """Ping the engine: its answer's headers give the API version to speak and say if it is Podman.
+
+    Both engines send ``Api-Version``; Podman adds ``Libpod-Api-Version`` (``engine.system.is_podman``).
+    """
+    response = client._get(client._url("/_ping", versioned_api=False))  # the version is not known yet
+    client._raise_for_status(response)
+    if response.headers.get("Api-Version"):
+        client._version = response.headers["Api-Version"]
+    else:  # an engine that does not say: ask it, as docker-py's "auto" does
+        client._version = client._retrieve_server_version()
+    if response.headers.get("Libpod-Api-Version"):
+        _podman_urls.add(url)
+    else:
+        _podman_urls.discard(url)
 
 
 def _context_tls(docker_py: ModuleType, url: str) -> Any:
@@ -217,6 +238,7 @@ def reset() -> None:
     """Forget the cached connection (after DOCKER_HOST changes, or in tests)."""
     with _lock:
         _connected.clear()
+        _podman_urls.clear()
 
 
 @contextmanager

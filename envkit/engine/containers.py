@@ -8,6 +8,7 @@ missing image or container). Callers pass plain data; docker-py's types are buil
 
 from __future__ import annotations
 
+import re
 import signal as _signal
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -55,19 +56,45 @@ def create(image: str, command: list[str], *, labels: dict[str, str], name: str 
     They are plain data: GPU requests are dicts, made docker-py types here (``_host_config``).
     """
     client = api()
-    with translated(f"creating a container of {image}"):
-        hc = client.create_host_config(**_host_config(host_config or {}))
-        config = client.create_container_config(
-            image, command, user=user or "", detach=True, stdin_open=stdin_open, tty=False,
-            ports=ports, environment=environment, working_dir=working_dir, host_config=hc,
-            labels=labels,
-        )
-        # docker-py sets StdinOnce only for attached (non-detached) containers. With it the
-        # engine closes the container's stdin when the attached client goes away, which is
-        # what the kernel watchdog waits for.
-        config["StdinOnce"] = stdin_open
-        created = client.create_container_from_config(config, name)
+    try:
+        with translated(f"creating a container of {image}"):
+            hc = client.create_host_config(**_host_config(host_config or {}))
+            config = client.create_container_config(
+                image, command, user=user or "", detach=True, stdin_open=stdin_open, tty=False,
+                ports=ports, environment=environment, working_dir=working_dir, host_config=hc,
+                labels=labels,
+            )
+            # docker-py sets StdinOnce only for attached (non-detached) containers. With it the
+            # engine closes the container's stdin when the attached client goes away, which is
+            # what the kernel watchdog waits for.
+            config["StdinOnce"] = stdin_open
+            created = client.create_container_from_config(config, name)
+    except EngineError as exc:
+        no_init = missing_init(str(exc))
+        if no_init is None:
+            raise
+        raise no_init from exc
     return created["Id"]
+
+
+_NO_INIT = re.compile(r"container-init binary not found on the host(?:: stat ([^:]+))?")
+
+
+def missing_init(message: str) -> EngineError | None:
+    """The one-line error for an engine whose init process is missing, from the engine's ``message``; else None.
+
+    Podman runs ``--init`` containers under ``catatonit``, a package of its own that a Podman
+    install may lack; Podman 4.3 then refuses every container envkit starts (kernels, runs,
+    JupyterLab all use an init) with "container-init binary not found on the host".
+    """
+    found = _NO_INIT.search(message)
+    if found is None:
+        return None
+    where = f" ({found.group(1)} is missing)" if found.group(1) else ""
+    return EngineError(f"the engine cannot start containers with an init process: Podman's init, catatonit, "
+                       f"is not installed{where}",
+                       "install it where the engine runs: 'apt-get install catatonit' (Debian, Ubuntu) or "
+                       "'dnf install catatonit' (Fedora), then try again")
 
 
 def attach(container_id: str, *, output: bool = False) -> Any:
@@ -200,5 +227,5 @@ def find(labels: dict[str, str | None]) -> list[ContainerState]:
     ]
 
 
-__all__ = ["ContainerState", "attach", "create", "find", "frames", "get_archive", "inspect", "kill", "logs", "put_archive",
-           "remove", "run", "start"]
+__all__ = ["ContainerState", "attach", "create", "find", "frames", "get_archive", "inspect", "kill", "logs", "missing_init",
+           "put_archive", "remove", "run", "start"]

@@ -94,11 +94,13 @@ def _fresh_api() -> docker.APIClient:
     """A client of its own for one build, so closing it on Ctrl-C ends only that build."""
     import os
 
-    api()  # connect (and fail fast, with the usual message) through the shared client first
+    # Connect (and fail fast, with the usual message) through the shared client first; its
+    # API version is reused, so this client does not ask /version again (slow on Podman).
+    version = api().api_version
     docker_py = _docker()
     if os.environ.get("DOCKER_HOST"):
-        return docker_py.from_env(timeout=None).api  # type: ignore[no-any-return]
-    return docker_py.APIClient(base_url=engine_url(), timeout=None)  # type: ignore[no-any-return]
+        return docker_py.from_env(timeout=None, version=version).api  # type: ignore[no-any-return]
+    return docker_py.APIClient(base_url=engine_url(), timeout=None, version=version)  # type: ignore[no-any-return]
 
 
 @dataclass
@@ -232,11 +234,23 @@ def tag_image(image_id: str, ref: str) -> None:
 
 
 def list_images(labels: Mapping[str, str] | None = None) -> list[ImageInfo]:
-    """envkit's images (label ``dev.envkit``), narrowed by ``labels``; newest first."""
-    filters = [LABEL] + [f"{k}={v}" for k, v in (labels or {}).items()]
+    """envkit's images (label ``dev.envkit``), narrowed by ``labels``; newest first.
+
+    The engine is given one label filter and the rest are matched here: Podman 4.3 answers an
+    image listing with two or more label filters with no images at all (podman #18092), and
+    later Podmans OR them (podman #21803), so envkit never found an image to reuse there.
+    """
+    wanted = {LABEL: None, **(labels or {})}
+    key, value = next(iter(labels.items())) if labels else (LABEL, None)
     with translated("listing images"):
-        found = api().images(filters={"label": filters})
-    return sorted((image_info(d) for d in found), key=lambda i: i.created, reverse=True)
+        found = api().images(filters={"label": [key if value is None else f"{key}={value}"]})
+    infos = (image_info(d) for d in found)
+    return sorted((i for i in infos if has_labels(i.labels, wanted)), key=lambda i: i.created, reverse=True)
+
+
+def has_labels(labels: Mapping[str, str], wanted: Mapping[str, str | None]) -> bool:
+    """True when ``labels`` carry every ``wanted`` label (a None value: any value), as the engine's filter means."""
+    return all(k in labels and (v is None or labels[k] == v) for k, v in wanted.items())
 
 
 def remove_image(ref: str, *, force: bool = False) -> bool:
@@ -289,5 +303,5 @@ def read_file(image: str, path: str) -> bytes:
     return next(iter(files.values()))
 
 
-__all__ = ["ImageInfo", "build_image", "containers_using", "familiar_name", "image_info", "inspect_image",
+__all__ = ["ImageInfo", "build_image", "containers_using", "familiar_name", "has_labels", "image_info", "inspect_image",
            "list_images", "read_file", "read_files", "remove_image", "split_reference", "tag_image"]

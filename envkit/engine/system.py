@@ -6,9 +6,7 @@ Desktop on an Apple Silicon Mac runs ``aarch64`` Linux, a remote engine any mach
 
 from __future__ import annotations
 
-from . import connect, engine_url, translated
-
-_podman: dict[str, bool] = {}
+from . import _podman_urls, connect, engine_url, translated
 
 # Docker reports the kernel's name (x86_64, aarch64); Podman reports Go's (amd64, arm64).
 _MACHINES = {"amd64": "x86_64", "x86_64": "x86_64", "arm64": "aarch64", "aarch64": "aarch64"}
@@ -28,16 +26,13 @@ def engine_machine() -> str:
 
 
 def is_podman() -> bool:
-    """True when the engine is Podman's Docker-compatible service (its version names a Podman Engine).
+    """True when the engine is Podman's Docker-compatible service.
 
-    Asked once per engine URL: Podman refuses some of Docker's options (the tmpfs ``uid=``/``gid=``).
+    Told by the ping made on connecting (``Libpod-Api-Version``), not by ``/version``, which
+    Podman answers slowly. Podman refuses some of Docker's options (the tmpfs ``uid=``/``gid=``).
     """
-    url = engine_url()
-    if url not in _podman:
-        with translated("asking the engine for its version"):
-            components = connect().version().get("Components") or ()
-        _podman[url] = any(str(c.get("Name", "")).lower().startswith("podman") for c in components)
-    return _podman[url]
+    connect()
+    return engine_url() in _podman_urls
 
 
 __all__ = ["engine_machine", "engine_memory", "is_podman"]
