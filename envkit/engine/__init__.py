@@ -9,6 +9,7 @@ into an ``EnvkitError`` here, at the boundary.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import threading
@@ -20,6 +21,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from ..errors import EngineError, EngineNotFound, EngineUnavailable, EnvkitError
+from . import ssh
 
 if TYPE_CHECKING:
     import docker
@@ -75,6 +77,7 @@ def engine_url() -> str:
 
 _lock = threading.RLock()  # re-entrant: _connect may one day need _docker() too
 _connected: dict[str, tuple[docker.DockerClient, docker.APIClient]] = {}
+_tunnels: dict[str, ssh.Tunnel] = {}  # ssh:// engines: the ssh master each connection goes through
 
 
 def _docker() -> ModuleType:
@@ -111,6 +114,8 @@ def _clients(url: str) -> tuple[docker.DockerClient, docker.APIClient]:
 
 
 def _connect(docker_py: ModuleType, url: str) -> tuple[docker.DockerClient, docker.APIClient]:
+    if url.startswith("ssh://"):
+        return _connect_ssh(docker_py, url)
     try:
         if os.environ.get("DOCKER_HOST") or url == "unix:///var/run/docker.sock":
             # DOCKER_HOST, DOCKER_TLS_VERIFY and DOCKER_CERT_PATH, as docker-py's from_env reads them.
@@ -133,6 +138,36 @@ def _connect(docker_py: ModuleType, url: str) -> tuple[docker.DockerClient, dock
     # Pings are quick; real operations (builds, pushes) need no client-side timeout.
     high.api.timeout = None
     return high, high.api
+
+
+def _connect_ssh(docker_py: ModuleType, url: str) -> tuple[docker.DockerClient, docker.APIClient]:
+    """An ssh:// engine through envkit's own ssh master (``envkit.engine.ssh``: why not docker-py's)."""
+    tunnel = ssh.Tunnel(url).open()
+    try:
+        high = docker_py.DockerClient(base_url=f"unix://{tunnel.socket}", timeout=CONNECT_TIMEOUT * 5)
+        high.ping()
+    except (docker_py.errors.DockerException, OSError) as exc:
+        tunnel.close()
+        user = tunnel.target.user or "your user"
+        raise EngineUnavailable(f"no container engine answered at {url}: the SSH login works, but nothing "
+                                f"answered at {tunnel.remote_endpoint} on {tunnel.target.host}",
+                                f"start Docker on {tunnel.target.host} and let {user} use its socket "
+                                "(the docker group)") from exc
+    except BaseException:
+        tunnel.close()
+        raise
+    high.api.timeout = None
+    _tunnels[url] = tunnel
+    return high, high.api
+
+
+def ssh_tunnel() -> ssh.Tunnel | None:
+    """The ssh master of the configured engine when it is an ssh:// one (connecting first), else None."""
+    url = engine_url()
+    if not url.startswith("ssh://"):
+        return None
+    _clients(url)
+    return _tunnels.get(url)
 
 
 def _context_tls(docker_py: ModuleType, url: str) -> Any:
@@ -217,6 +252,11 @@ def reset() -> None:
     """Forget the cached connection (after DOCKER_HOST changes, or in tests)."""
     with _lock:
         _connected.clear()
+        while _tunnels:
+            _tunnels.popitem()[1].close()
+
+
+atexit.register(reset)
 
 
 @contextmanager
@@ -250,4 +290,4 @@ def translated(action: str) -> Iterator[None]:
         raise
 
 
-__all__ = ["api", "connect", "engine_hostname", "engine_url", "reset", "shares_files", "translated"]
+__all__ = ["api", "connect", "engine_hostname", "engine_url", "reset", "shares_files", "ssh_tunnel", "translated"]

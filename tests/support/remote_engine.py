@@ -69,8 +69,11 @@ def _ip(*args: str, check: bool = True) -> None:
 
 
 @contextmanager
-def remote_engine(local, images: tuple[str, ...]) -> Iterator[tuple[str, Path]]:
+def remote_engine(local, images: tuple[str, ...], *, unix_socket: bool = False) -> Iterator[tuple[str, Path]]:
     """(DOCKER_HOST, DOCKER_CERT_PATH) of the second engine, with ``images`` copied from ``local``.
+
+    With ``unix_socket`` it listens only on a socket under /var/tmp (no tcp, no TLS): the ssh://
+    tests reach it through sshd (tests/support/ssh_engine.py).
 
     Everything is removed on exit: its containers, the daemon, its bridge and its folder.
     """
@@ -84,7 +87,7 @@ def remote_engine(local, images: tuple[str, ...]) -> Iterator[tuple[str, Path]]:
     root = Path(f"/var/tmp/envkit-remote-{TEST_RUN}")
     root.mkdir(parents=True)
     bridge, port = f"ekr{TEST_RUN[:8]}", _free_port()
-    host = f"tcp://127.0.0.1:{port}"
+    host = f"unix://{root / 'docker.sock'}" if unix_socket else f"tcp://127.0.0.1:{port}"
     proc = log = client = None
     try:
         subnet = _free_subnet()
@@ -92,16 +95,17 @@ def remote_engine(local, images: tuple[str, ...]) -> Iterator[tuple[str, Path]]:
         _ip("link", "add", bridge, "type", "bridge")
         _ip("addr", "add", f"{subnet[1]}/{subnet.prefixlen}", "dev", bridge)
         _ip("link", "set", bridge, "up")
-        dockerd = ["dockerd", "-H", host, "--tlsverify", f"--tlscacert={certs / 'ca.pem'}",
-                   f"--tlscert={certs / 'server-cert.pem'}", f"--tlskey={certs / 'server-key.pem'}",
-                   "--data-root", str(root / "data"), "--exec-root", str(root / "exec"),
+        tls_args = [] if unix_socket else [
+            "--tlsverify", f"--tlscacert={certs / 'ca.pem'}", f"--tlscert={certs / 'server-cert.pem'}",
+            f"--tlskey={certs / 'server-key.pem'}"]
+        dockerd = ["dockerd", "-H", host, *tls_args, "--data-root", str(root / "data"), "--exec-root", str(root / "exec"),
                    "--pidfile", str(root / "docker.pid"), f"--bridge={bridge}", "--iptables=false"]
         script = "mount --make-rprivate / && mount -t tmpfs tmpfs /tmp && exec " + " ".join(dockerd)
         log = open(root / "dockerd.log", "wb")
         proc = subprocess.Popen(["unshare", "-m", "sh", "-c", script], stdout=log, stderr=log,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
         tls = docker.tls.TLSConfig(client_cert=(str(certs / "cert.pem"), str(certs / "key.pem")),
-                                   ca_cert=str(certs / "ca.pem"), verify=True)
+                                   ca_cert=str(certs / "ca.pem"), verify=True) if not unix_socket else None
 
         def answers():
             try:
