@@ -6,8 +6,11 @@ The remote engine is the test's second dockerd (tests/support/remote_engine.py):
 namespace, tcp://127.0.0.1 with TLS, so files move through the Engine API instead of bind
 mounts. Prints the median time from ``start_kernel`` to the first ``kernel_info`` reply and of
 ``envkit run`` on a two-cell notebook that reads and writes a file in its folder, on each
-engine, and their ratio; then the same on a rootful Podman service (tests/support/podman.py).
-Needs root, dockerd, unshare, openssl, ip, podman.
+engine, and their ratio; then the same over ssh:// (Debian's sshd on 127.0.0.1 in front of a
+second dockerd reachable only through its unix socket, tests/support/ssh_engine.py: the engine's
+socket and the kernel's ports through envkit's ssh master) and on a rootful Podman service
+(tests/support/podman.py). ``--engines tcp,ssh`` measures only those next to local Docker.
+Needs root, dockerd, unshare, openssl, ip, openssh-server, podman.
 """
 
 from __future__ import annotations
@@ -76,6 +79,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--image", default="", help="an image with ipykernel (default: the tests' stand-in, built here)")
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--engines", default="tcp,ssh,podman", help="which engines besides local Docker")
     args = parser.parse_args()
     import docker
     from support.kernels import build_standin
@@ -83,7 +87,8 @@ def main() -> None:
 
     local = docker.from_env()
     built = not args.image
-    args.image = args.image or build_standin(ensure_base_image())
+    # A tag of its own: the tests' stand-in tag may belong to a test session running meanwhile.
+    args.image = args.image or build_standin(ensure_base_image(), tag="envkit-test-kernel:bench")
     try:
         _compare(local, args)
     finally:
@@ -92,9 +97,40 @@ def main() -> None:
 
 
 def _compare(local, args: argparse.Namespace) -> None:
+    figures = {"local": measure(args.image, args.runs)}
+    engines = set(args.engines.split(","))
+    if "tcp" in engines:
+        _tcp(local, args, figures)
+    if "ssh" in engines:
+        _ssh(local, args, figures)
+    if "podman" in engines:
+        _podman(local, args, figures)
+    print(f"median of {args.runs} runs, image {args.image}")
+    print("| engine | kernel start | envkit run |")
+    print("|---|---|---|")
+    base = figures["local"]
+    for name, f in figures.items():
+        cells = [f"{f[k]:.2f} s ({f[k] / base[k]:.2f}×)" for k in ("kernel start", "envkit run")]
+        print(f"| {name} | {cells[0]} | {cells[1]} |")
+
+
+def _ssh(local, args: argparse.Namespace, figures: dict[str, dict[str, float]]) -> None:
+    from support.ssh_engine import ssh_engine
+
+    with ssh_engine(local, (args.image,)) as server:
+        path = os.environ["PATH"]
+        os.environ.update(DOCKER_HOST=server.url, PATH=f"{server.client('bench')}{os.pathsep}{path}")
+        try:
+            figures["ssh:// (sshd + second dockerd, tunnel, copies)"] = measure(args.image, args.runs)
+        finally:
+            os.environ.pop("DOCKER_HOST", None)
+            os.environ["PATH"] = path
+            envkit_engine.reset()
+
+
+def _tcp(local, args: argparse.Namespace, figures: dict[str, dict[str, float]]) -> None:
     from support.remote_engine import remote_engine
 
-    figures = {"local": measure(args.image, args.runs)}
     with remote_engine(local, (args.image,)) as (host, certs):
         os.environ.update(DOCKER_HOST=host, DOCKER_TLS_VERIFY="1", DOCKER_CERT_PATH=str(certs))
         try:
@@ -102,6 +138,9 @@ def _compare(local, args: argparse.Namespace) -> None:
         finally:
             for key in ("DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH"):
                 os.environ.pop(key, None)
+
+
+def _podman(local, args: argparse.Namespace, figures: dict[str, dict[str, float]]) -> None:
     from support.podman import Unavailable, podman_service
 
     try:
@@ -113,13 +152,6 @@ def _compare(local, args: argparse.Namespace) -> None:
                 os.environ.pop("DOCKER_HOST", None)
     except Unavailable as exc:
         print(f"Podman not measured: {exc}")
-    print(f"median of {args.runs} runs, image {args.image}")
-    print("| engine | kernel start | envkit run |")
-    print("|---|---|---|")
-    base = figures["local"]
-    for name, f in figures.items():
-        cells = [f"{f[k]:.2f} s ({f[k] / base[k]:.2f}×)" for k in ("kernel start", "envkit run")]
-        print(f"| {name} | {cells[0]} | {cells[1]} |")
 
 
 if __name__ == "__main__":

@@ -225,7 +225,11 @@ class Tunnel:
         return self._proc.pid if self._proc is not None else None
 
     def close(self) -> None:
-        """End the master (closing its stdin ends the remote command) and remove the folder."""
+        """End the master and remove the folder.
+
+        Terminated rather than left to end with its remote command: it would wait for the
+        engine connections docker-py keeps open.
+        """
         proc, self._proc = self._proc, None
         if proc is not None:
             for stream in (proc.stdin, proc.stdout):
@@ -234,15 +238,12 @@ class Tunnel:
                         stream.close()
                 except OSError:
                     pass
+            proc.terminate()
             try:
                 proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+                proc.kill()
+                proc.wait()
         shutil.rmtree(self.folder, ignore_errors=True)
 
 

@@ -358,8 +358,8 @@ def _create_remote(options: KernelOptions, *, info: dict[str, Any], cwd: Path, w
     if tunnel is None and host not in LOOPBACK:
         raise KernelError(f"kernels on the engine at {engine_url()} are not supported yet: their ports are "
                           "published on that machine's loopback, which this one cannot reach",
-                          "forward the engine over a tunnel to a tcp://127.0.0.1 port here "
-                          "(ssh -L PORT:/var/run/docker.sock HOST), or use 'envkit build' and 'envkit push' only")
+                          "reach it as DOCKER_HOST=ssh://USER@HOST (envkit then tunnels the kernel's ports), "
+                          "or use 'envkit build' and 'envkit push' only")
     if options.network == "host":
         raise KernelError("kernel option network=host needs an engine on this machine",
                           "use network=auto or bridge with a remote engine")

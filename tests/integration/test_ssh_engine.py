@@ -104,6 +104,26 @@ def test_the_engine_is_the_one_behind_sshd_and_cannot_see_the_clients_tmp(on_ssh
     assert "here.txt" not in out
 
 
+def test_a_docker_context_with_an_ssh_host_reaches_the_same_engine(ssh_remote, monkeypatch, tmp_path):
+    import json
+
+    from envkit import engine as envkit_engine
+
+    server, _ = ssh_remote
+    _use(monkeypatch, server, server.client(f"context-{os.urandom(3).hex()}"))
+    monkeypatch.delenv("DOCKER_HOST")
+    meta = tmp_path / "contexts" / "meta" / "5f3a"
+    meta.mkdir(parents=True)
+    (meta / "meta.json").write_text(json.dumps({"Name": "remote", "Endpoints": {"docker": {"Host": server.url}}}))
+    (tmp_path / "config.json").write_text(json.dumps({"currentContext": "remote"}))
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
+    try:
+        assert envkit_engine.connect().info()["DockerRootDir"] == f"/var/tmp/envkit-remote-{TEST_RUN}/data"
+        assert envkit_engine.ssh_tunnel() is not None
+    finally:
+        envkit_engine.reset()
+
+
 def test_a_kernel_runs_through_the_ssh_tunnel(on_ssh, tmp_path):
     from jupyter_client.manager import KernelManager
 
