@@ -6,11 +6,14 @@ The remote engine is the test's second dockerd (tests/support/remote_engine.py):
 namespace, tcp://127.0.0.1 with TLS, so files move through the Engine API instead of bind
 mounts. Prints the median time from ``start_kernel`` to the first ``kernel_info`` reply and of
 ``envkit run`` on a two-cell notebook that reads and writes a file in its folder, on each
-engine, and their ratio; then the same on a rootful Podman service (tests/support/podman.py).
+engine, and their ratio; then the same over ssh:// (Debian's sshd on 127.0.0.1 in front of a
+second dockerd reachable only through its unix socket, tests/support/ssh_engine.py: the engine's
+socket and the kernel's ports through envkit's ssh master) and on a rootful Podman service
+(tests/support/podman.py). ``--engines tcp,ssh`` measures only those next to local Docker.
 On local Docker and Podman it also builds a notebook (``import six``, on the tests' base image)
 once and then times a second ``envkit build`` of it unchanged (a reuse: no build) and
 ``envkit run`` of it without ``--image`` (the recorded image). Needs root, dockerd, unshare,
-openssl, ip, podman, and the package index for the one build per engine.
+openssl, ip, openssh-server, podman, and the package index for the one build per engine.
 """
 
 from __future__ import annotations
@@ -107,6 +110,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--image", default="", help="an image with ipykernel (default: the tests' stand-in, built here)")
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--engines", default="tcp,ssh,podman", help="which engines besides local Docker")
     parser.add_argument("--no-build", action="store_true", help="skip the build and reuse figures")
     args = parser.parse_args()
     import docker
@@ -130,10 +134,42 @@ def main() -> None:
 
 
 def _compare(local, args: argparse.Namespace) -> None:
-    from support.remote_engine import remote_engine
-
     base = "" if args.no_build else args.base
     figures = {"local": measure(args.image, args.runs, base)}
+    engines = set(args.engines.split(","))
+    if "tcp" in engines:
+        _tcp(local, args, figures)
+    if "ssh" in engines:
+        _ssh(local, args, figures)
+    if "podman" in engines:
+        _podman(local, args, figures, base)
+    print(f"median of {args.runs} runs, image {args.image}")
+    keys = list(figures["local"])
+    print("| engine | " + " | ".join(keys) + " |")
+    print("|---|" + "---|" * len(keys))
+    local_figures = figures["local"]
+    for name, f in figures.items():
+        cells = [f"{f[k]:.2f} s ({f[k] / local_figures[k]:.2f}×)" if k in f else "not measured" for k in keys]
+        print(f"| {name} | " + " | ".join(cells) + " |")
+
+
+def _ssh(local, args: argparse.Namespace, figures: dict[str, dict[str, float]]) -> None:
+    from support.ssh_engine import ssh_engine
+
+    with ssh_engine(local, (args.image,)) as server:
+        path = os.environ["PATH"]
+        os.environ.update(DOCKER_HOST=server.url, PATH=f"{server.client('bench')}{os.pathsep}{path}")
+        try:
+            figures["ssh:// (sshd + second dockerd, tunnel, copies)"] = measure(args.image, args.runs)
+        finally:
+            os.environ.pop("DOCKER_HOST", None)
+            os.environ["PATH"] = path
+            envkit_engine.reset()
+
+
+def _tcp(local, args: argparse.Namespace, figures: dict[str, dict[str, float]]) -> None:
+    from support.remote_engine import remote_engine
+
     with remote_engine(local, (args.image,)) as (host, certs):
         os.environ.update(DOCKER_HOST=host, DOCKER_TLS_VERIFY="1", DOCKER_CERT_PATH=str(certs))
         try:
@@ -141,6 +177,9 @@ def _compare(local, args: argparse.Namespace) -> None:
         finally:
             for key in ("DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH"):
                 os.environ.pop(key, None)
+
+
+def _podman(local, args: argparse.Namespace, figures: dict[str, dict[str, float]], base: str) -> None:
     from support.podman import Unavailable, podman_service
 
     try:
@@ -152,14 +191,6 @@ def _compare(local, args: argparse.Namespace) -> None:
                 os.environ.pop("DOCKER_HOST", None)
     except Unavailable as exc:
         print(f"Podman not measured: {exc}")
-    print(f"median of {args.runs} runs, image {args.image}")
-    keys = list(figures["local"])
-    print("| engine | " + " | ".join(keys) + " |")
-    print("|---|" + "---|" * len(keys))
-    local_figures = figures["local"]
-    for name, f in figures.items():
-        cells = [f"{f[k]:.2f} s ({f[k] / local_figures[k]:.2f}×)" if k in f else "not measured" for k in keys]
-        print(f"| {name} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

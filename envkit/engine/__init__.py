@@ -9,6 +9,7 @@ into an ``EnvkitError`` here, at the boundary.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import threading
@@ -20,6 +21,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from ..errors import EngineError, EngineNotFound, EngineUnavailable, EnvkitError
+from . import ssh
 
 if TYPE_CHECKING:
     import docker
@@ -76,6 +78,7 @@ def engine_url() -> str:
 _lock = threading.RLock()  # re-entrant: _connect may one day need _docker() too
 _connected: dict[str, tuple[docker.DockerClient, docker.APIClient]] = {}
 _podman_urls: set[str] = set()  # engines whose ping named Podman's libpod
+_tunnels: dict[str, ssh.Tunnel] = {}  # ssh:// engines: the ssh master each connection goes through
 
 
 def _docker() -> ModuleType:
@@ -112,6 +115,8 @@ def _clients(url: str) -> tuple[docker.DockerClient, docker.APIClient]:
 
 
 def _connect(docker_py: ModuleType, url: str) -> tuple[docker.DockerClient, docker.APIClient]:
+    if url.startswith("ssh://"):
+        return _connect_ssh(docker_py, url)
     try:
         if os.environ.get("DOCKER_HOST") or url == "unix:///var/run/docker.sock":
             # DOCKER_HOST, DOCKER_TLS_VERIFY and DOCKER_CERT_PATH, as docker-py's from_env reads them.
@@ -154,6 +159,36 @@ def _ping(client: docker.APIClient, url: str) -> None:
         _podman_urls.add(url)
     else:
         _podman_urls.discard(url)
+
+
+def _connect_ssh(docker_py: ModuleType, url: str) -> tuple[docker.DockerClient, docker.APIClient]:
+    """An ssh:// engine through envkit's own ssh master (``envkit.engine.ssh``: why not docker-py's)."""
+    tunnel = ssh.Tunnel(url).open()
+    try:
+        high = docker_py.DockerClient(base_url=f"unix://{tunnel.socket}", timeout=CONNECT_TIMEOUT * 5)
+        high.ping()
+    except (docker_py.errors.DockerException, OSError) as exc:
+        tunnel.close()
+        user = tunnel.target.user or "your user"
+        raise EngineUnavailable(f"no container engine answered at {url}: the SSH login works, but nothing "
+                                f"answered at {tunnel.remote_endpoint} on {tunnel.target.host}",
+                                f"start Docker on {tunnel.target.host} and let {user} use its socket "
+                                "(the docker group)") from exc
+    except BaseException:
+        tunnel.close()
+        raise
+    high.api.timeout = None
+    _tunnels[url] = tunnel
+    return high, high.api
+
+
+def ssh_tunnel() -> ssh.Tunnel | None:
+    """The ssh master of the configured engine when it is an ssh:// one (connecting first), else None."""
+    url = engine_url()
+    if not url.startswith("ssh://"):
+        return None
+    _clients(url)
+    return _tunnels.get(url)
 
 
 def _context_tls(docker_py: ModuleType, url: str) -> Any:
@@ -239,6 +274,11 @@ def reset() -> None:
     with _lock:
         _connected.clear()
         _podman_urls.clear()
+        while _tunnels:
+            _tunnels.popitem()[1].close()
+
+
+atexit.register(reset)
 
 
 @contextmanager
@@ -272,4 +312,4 @@ def translated(action: str) -> Iterator[None]:
         raise
 
 
-__all__ = ["api", "connect", "engine_hostname", "engine_url", "reset", "shares_files", "translated"]
+__all__ = ["api", "connect", "engine_hostname", "engine_url", "reset", "shares_files", "ssh_tunnel", "translated"]

@@ -32,6 +32,8 @@ class ContainerState:
     created: float = 0.0  # epoch seconds (listings only)
     image: str = ""  # the image's ID (inspect only)
     env: dict[str, str] = field(default_factory=dict)  # the container's environment (inspect only)
+    # Published TCP ports (inspect of a running container only): container port -> (host ip, host port).
+    published: dict[int, tuple[str, int]] = field(default_factory=dict)
 
 
 def _host_config(settings: dict[str, Any]) -> dict[str, Any]:
@@ -146,7 +148,18 @@ def inspect(container_id: str) -> ContainerState | None:
         status=state.get("Status", ""), labels=(data.get("Config") or {}).get("Labels") or {},
         host_config=data.get("HostConfig") or {}, image=str(data.get("Image") or ""),
         env=dict(e.split("=", 1) for e in (data.get("Config") or {}).get("Env") or () if "=" in e),
+        published=_published((data.get("NetworkSettings") or {}).get("Ports") or {}),
     )
+
+
+def _published(ports: dict[str, Any]) -> dict[int, tuple[str, int]]:
+    """``NetworkSettings.Ports`` (``{"8888/tcp": [{"HostIp": .., "HostPort": ..}]}``) as plain numbers."""
+    out: dict[int, tuple[str, int]] = {}
+    for key, bindings in ports.items():
+        number, _, proto = key.partition("/")
+        if proto == "tcp" and bindings:
+            out[int(number)] = (bindings[0].get("HostIp") or "", int(bindings[0].get("HostPort") or 0))
+    return out
 
 
 def kill(container_id: str, signum: int = _signal.SIGKILL) -> bool:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import BuildFailed, EngineError, EngineGone, EngineNotFound, Interrupted
 from ..events import Log, Note, Progress, Step, emit
 from ..labels import LABEL, base_labels
-from . import _docker, api, engine_url, faults, leftovers, stream, translated
+from . import _docker, api, engine_url, faults, leftovers, ssh_tunnel, stream, translated
 
 if TYPE_CHECKING:
     import docker
@@ -98,6 +98,9 @@ def _fresh_api() -> docker.APIClient:
     # API version is reused, so this client does not ask /version again (slow on Podman).
     version = api().api_version
     docker_py = _docker()
+    tunnel = ssh_tunnel()
+    if tunnel is not None:  # an ssh:// engine: another connection through the same ssh master
+        return docker_py.APIClient(base_url=f"unix://{tunnel.socket}", timeout=None)  # type: ignore[no-any-return]
     if os.environ.get("DOCKER_HOST"):
         return docker_py.from_env(timeout=None, version=version).api  # type: ignore[no-any-return]
     return docker_py.APIClient(base_url=engine_url(), timeout=None, version=version)  # type: ignore[no-any-return]

@@ -29,9 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from .. import settings
-from ..engine import containers, engine_hostname, engine_url, shares_files
+from ..engine import containers, engine_hostname, engine_url, shares_files, ssh_tunnel
 from ..engine.system import is_podman
-from ..errors import EngineError, EngineNotFound, KernelError
+from ..errors import EngineError, EngineNotFound, EnvkitError, KernelError
 from ..labels import LABEL_KERNEL_ID, LABEL_KIND, LABEL_NOTEBOOK, LABEL_OWNER, base_labels
 from ..ownership import owner, owner_state
 from ..privileges import RunAs, folder_access, folder_hint, limits, run_as
@@ -111,6 +111,9 @@ class ContainerKernel:
     stdin: Any = None
     private_dir: Path | None = None
     snapshot: transfer.Snapshot | None = None  # a remote engine's copy of the folder, to bring back
+    tunnel: Any = None  # an ssh:// engine's ssh master (envkit.engine.ssh.Tunnel), which forwards the ports
+    ports: tuple[int, ...] = ()  # the kernel's ports (the connection file's): the tunnel listens on these here
+    forwarded: dict[int, int] = field(default_factory=dict)  # local port -> port published on the engine's host
     exit_code: int | None = None
     killed: bool = field(default=False)
     output: deque[str] = field(default_factory=lambda: deque(maxlen=OUTPUT_LINES))
@@ -171,8 +174,30 @@ class ContainerKernel:
             log.warning("envkit kernel %s: %s changed both in the kernel and in %s; the client's copy was kept",
                         self.kernel_id[:8], rel, snapshot.folder)
 
+    def open_tunnel(self) -> None:
+        """Forward the kernel's ports here to the ports the engine published on its host's loopback.
+
+        The engine chose those when the container started; the client keeps using the connection
+        file's ports, on which the ssh master now listens (127.0.0.1 only).
+        """
+        state = containers.inspect(self.id)
+        published = state.published if state is not None else {}
+        missing = [p for p in self.ports if not published.get(p, ("", 0))[1]]
+        if missing:
+            raise KernelError(f"the kernel's container {self.id[:12]} ended before its ports were published",
+                              self.describe_exit())
+        forwards = {p: published[p][1] for p in self.ports}
+        try:
+            self.tunnel.forward(forwards)
+        except EnvkitError as exc:
+            raise KernelError(exc.message, exc.hint) from exc
+        self.forwarded = forwards
+
     def close(self) -> None:
         """Drop the stdin socket (the watchdog ends the kernel) and remove the container."""
+        if self.forwarded:
+            forwarded, self.forwarded = self.forwarded, {}
+            self.tunnel.cancel(forwarded)
         if not self.killed and self.poll() not in (None, 0):
             _exits[self.kernel_id] = self.describe_exit()
             while len(_exits) > 20:
@@ -209,6 +234,8 @@ def launch(options: KernelOptions, *, connection_file: Path, cwd: Path, kernel_i
         kernel.stdin = containers.attach(kernel.id, output=True)
         kernel.follow_output()
         containers.start(kernel.id)
+        if kernel.tunnel is not None:
+            kernel.open_tunnel()
     except BaseException:
         kernel.close()
         raise
@@ -322,14 +349,17 @@ def _create_remote(options: KernelOptions, *, info: dict[str, Any], cwd: Path, w
 
     The connection file and the folder are unpacked into the created container before it starts;
     the ports are published on the engine host's loopback, which is this machine's only when the
-    engine runs here (tcp://127.0.0.1); a farther engine needs a tunnel, not done yet.
+    engine runs here (tcp://127.0.0.1). For an ssh:// engine the engine picks free ports on its
+    host's loopback and ``launch`` forwards the connection file's ports here to them through
+    the engine's ssh master (``ContainerKernel.open_tunnel``); nothing is published on 0.0.0.0.
     """
+    tunnel = ssh_tunnel()
     host = engine_hostname()
-    if host not in LOOPBACK:
+    if tunnel is None and host not in LOOPBACK:
         raise KernelError(f"kernels on the engine at {engine_url()} are not supported yet: their ports are "
                           "published on that machine's loopback, which this one cannot reach",
-                          "forward the engine over a tunnel to a tcp://127.0.0.1 port here "
-                          "(ssh -L PORT:/var/run/docker.sock HOST), or use 'envkit build' and 'envkit push' only")
+                          "reach it as DOCKER_HOST=ssh://USER@HOST (envkit then tunnels the kernel's ports), "
+                          "or use 'envkit build' and 'envkit push' only")
     if options.network == "host":
         raise KernelError("kernel option network=host needs an engine on this machine",
                           "use network=auto or bridge with a remote engine")
@@ -339,7 +369,9 @@ def _create_remote(options: KernelOptions, *, info: dict[str, Any], cwd: Path, w
                                    uid=who.uid, gid=who.gid)
     # No auto_remove: the folder is copied out of the stopped container before close() removes it.
     host_config: dict[str, Any] = {
-        "port_bindings": {p: ("127.0.0.1", p) for p in ports}, "init": True, "cap_drop": ["ALL"],
+        # Through a tunnel, the remote host's ports are not ours to choose: the engine takes free ones.
+        "port_bindings": {p: ("127.0.0.1",) if tunnel is not None else ("127.0.0.1", p) for p in ports},
+        "init": True, "cap_drop": ["ALL"],
         "cap_add": list(options.cap_add) or None, "security_opt": ["no-new-privileges"], **options.host_config(),
     }
     host_config.update(_common_host_config(options, who))
@@ -356,7 +388,7 @@ def _create_remote(options: KernelOptions, *, info: dict[str, Any], cwd: Path, w
     except BaseException:
         containers.remove(container_id)
         raise
-    return ContainerKernel(id=container_id, kernel_id=kernel_id, snapshot=snapshot)
+    return ContainerKernel(id=container_id, kernel_id=kernel_id, snapshot=snapshot, tunnel=tunnel, ports=tuple(ports))
 
 
 def _create(options: KernelOptions, *, connection_file: Path, cwd: Path, labels: dict[str, str],
