@@ -239,6 +239,17 @@ def list_images(labels: Mapping[str, str] | None = None) -> list[ImageInfo]:
     return sorted((image_info(d) for d in found), key=lambda i: i.created, reverse=True)
 
 
+_PYTHON_SLIM = re.compile(r"^python:(\d+\.\d+)-slim$")
+
+
+def python_slim_images() -> tuple[str, ...]:
+    """The ``X.Y`` of every ``python:X.Y-slim`` image the engine has (any engine: names made familiar)."""
+    with translated("listing python images"):
+        found = api().images(name="python")
+    names = (familiar_name(t) for d in found for t in (d.get("RepoTags") or ()))
+    return tuple(sorted({m.group(1) for n in names if (m := _PYTHON_SLIM.match(n))}))
+
+
 def remove_image(ref: str, *, force: bool = False) -> bool:
     """Remove an image or one of its names; False when there was no such image (not an error).
 
@@ -290,4 +301,5 @@ def read_file(image: str, path: str) -> bytes:
 
 
 __all__ = ["ImageInfo", "build_image", "containers_using", "familiar_name", "image_info", "inspect_image",
-           "list_images", "read_file", "read_files", "remove_image", "split_reference", "tag_image"]
+           "list_images", "python_slim_images", "read_file", "read_files", "remove_image", "split_reference",
+           "tag_image"]
