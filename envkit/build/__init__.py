@@ -175,7 +175,7 @@ def current_spec(path: Path, options: BuildOptions = BuildOptions(), *,
     nb = read_notebook(path)
     meta = nb.envkit()
     stored = meta.spec if meta is not None else None
-    refreshed = capture_current(nb, stored=stored, live=options.live)
+    refreshed = capture_current(nb, stored=stored, live=options.live, progress=progress)
     old_base = stored.base_image if stored is not None else ""
     base = choose_base_image(explicit=options.base_image, stored=old_base,
                              user_default="" if options.base_image or old_base else default_base_image())
