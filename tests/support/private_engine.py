@@ -78,6 +78,7 @@ class PrivateEngine:
         self.proc: subprocess.Popen[bytes] | None = None
         self.started: list[int] = []  # every daemon and containerd pid this engine ever had
         subnet = _free_subnet()
+        self.gateway = str(subnet[1])  # the host on the engine's bridge: containers reach it here
         _ip("link", "add", self.bridge, "type", "bridge")
         _ip("addr", "add", f"{subnet[1]}/{subnet.prefixlen}", "dev", self.bridge)
         _ip("link", "set", self.bridge, "up")
