@@ -21,6 +21,8 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
+MARKED = ("exceptiongroup", "typing_extensions", "importlib_metadata", "zipp", "tomli")
+
 
 def platforms(glibc: int) -> list[str]:
     """pip ``--platform`` tags of an x86_64 Linux with glibc 2.``glibc`` (bullseye 31, bookworm 36, trixie 41)."""
@@ -32,6 +34,9 @@ def download(requirements: Sequence[str], python: str, dest: Path, *, glibc: int
     """The wheels of ``requirements`` and their dependencies for CPython ``python`` on x86_64 Linux
     with glibc 2.``glibc`` (a wheel for a newer glibc would not install in the image)."""
     dest.mkdir(parents=True, exist_ok=True)
+    # pip judges dependency markers by the Python it runs on, not --python-version: name the
+    # backports an older (or newer) Python needs (ipython: exceptiongroup below 3.11, ...).
+    requirements = [*requirements, *MARKED]
     cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check", "--only-binary=:all:",
            "--python-version", python, "--dest", str(dest), *[a for p in platforms(glibc) for a in ("--platform", p)],
            *requirements]
