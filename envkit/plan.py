@@ -113,21 +113,22 @@ def image_python(wanted: str | None) -> str | None:
     return OLDEST_IMAGE_PYTHON if _minor(wanted) < _minor(OLDEST_IMAGE_PYTHON) else wanted
 
 
-def choose_python(wanted: str | None, source: str, *, have: Collection[str] | None, host: str,
+def choose_python(wanted: str | None, source: str, *, have: Collection[str] | None, default: str,
                   pulled: bool = False) -> PythonChoice:
     """The Python of a notebook without an envkit record and without a chosen base image.
 
     ``wanted`` is the Python the notebook ran on (``X.Y``, None when it does not say) and
     ``source`` what said so (``language_info``); ``have`` the ``X.Y`` of every ``python:X.Y-slim``
     the engine has (after trying to pull the wanted one: ``pulled`` when that worked; None when
-    the engine was not asked), ``host`` this machine's Python. The policy, in order:
+    the engine was not asked); ``default`` the Python capture chose without the engine (this
+    machine's, one a PEP 723 ``requires-python`` allows, or capture's floor for Python 2). In order:
 
     1. the notebook's own Python (a 3.x older than ``OLDEST_IMAGE_PYTHON`` raised to it; Python 2
        counts as not saying: its cells are named apart) when the engine has its image;
     2. else the nearest newer Python whose image the engine has;
-    3. else, when the notebook does not say, this machine's Python if the engine has its image,
-       else the newest the engine has; else this machine's Python (the build then tries to pull
-       its image, and says so if it cannot).
+    3. else, when the notebook does not say, the default if the engine has its image, else the
+       newest the engine has; else the default (the build then tries to pull its image, and
+       says so if it cannot).
     """
     said = says = f"the notebook's {source} says {wanted}"
     if wanted is not None and _minor(wanted)[0] < 3:
@@ -139,18 +140,18 @@ def choose_python(wanted: str | None, source: str, *, have: Collection[str] | No
     else:
         said = "the notebook does not say which Python"
     if have is None:  # the engine was not asked (rendering only): the wanted Python as it is
-        return PythonChoice(python=wanted or host, line=f"Python {wanted or host} ({said})")
+        return PythonChoice(python=wanted or default, line=f"Python {wanted or default} ({said})")
     versions = sorted({v for v in have if re.fullmatch(r"\d+\.\d+", v)}, key=_minor)
     if wanted is None:
-        if host in versions:
-            return PythonChoice(python=host, line=f"Python {host} ({said}; this machine's): "
-                                                  f"python:{host}-slim is on the engine")
+        if default in versions:
+            return PythonChoice(python=default, line=f"Python {default} ({said}; the default): "
+                                                     f"python:{default}-slim is on the engine")
         if versions:
             newest = versions[-1]
-            return PythonChoice(python=newest, line=f"Python {newest} ({said}; the engine has no python:{host}-slim "
-                                                    f"for this machine's Python): python:{newest}-slim, the newest it has")
-        return PythonChoice(python=host, line=f"Python {host} ({said}; this machine's): the engine has no "
-                                              f"python:X.Y-slim image, the build will try to pull python:{host}-slim")
+            return PythonChoice(python=newest, line=f"Python {newest} ({said}; the engine has no python:{default}-slim "
+                                                    f"for the default): python:{newest}-slim, the newest it has")
+        return PythonChoice(python=default, line=f"Python {default} ({said}; the default): the engine has no "
+                                                 f"python:X.Y-slim image, the build will try to pull python:{default}-slim")
     if wanted in versions:
         how = f"pulled python:{wanted}-slim" if pulled else f"python:{wanted}-slim is on the engine"
         return PythonChoice(python=wanted, line=f"Python {wanted} ({said}): {how}")
@@ -159,8 +160,8 @@ def choose_python(wanted: str | None, source: str, *, have: Collection[str] | No
     if newer:
         return PythonChoice(python=newer[0], line=f"Python {newer[0]} ({missing}): python:{newer[0]}-slim, "
                                                   "the nearest newer one it has")
-    return PythonChoice(python=host, line=f"Python {host} ({missing}, nor a newer one): this machine's Python, "
-                                          f"python:{host}-slim")
+    return PythonChoice(python=default, line=f"Python {default} ({missing}, nor a newer one): the default, "
+                                             f"python:{default}-slim")
 
 
 def options_key(spec: EnvSpec, options: BuildOptions) -> str:

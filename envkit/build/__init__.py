@@ -181,7 +181,7 @@ def current_spec(path: Path, options: BuildOptions = BuildOptions(), *,
                              user_default="" if options.base_image or old_base else default_base_image())
     spec = refreshed.spec.with_changes(base_image=base)
     if stored is None and not base:  # a built notebook keeps its Python and base: no silent change
-        python = notebook_python(nb.raw, ask_engine=ask_engine, progress=progress)
+        python = notebook_python(nb.raw, default=spec.python, ask_engine=ask_engine, progress=progress)
         spec = spec.with_changes(python=python.python)
         emit(progress, Note(text=python.line))
     lock = meta.lock if meta else None

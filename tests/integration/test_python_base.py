@@ -33,7 +33,9 @@ RUN mv /usr/bin/python3.9 /usr/local/bin/python3.9 && rm /usr/bin/python3 \\
  && ln -s python3.9 /usr/local/bin/python3 && ln -s python3 /usr/local/bin/python \\
  && [ "$(command -v python3)" = /usr/local/bin/python3 ] && [ ! -e /usr/bin/python3 ]
 """
-PRINT_PYTHON = "import sys\nprint('python %d.%d at %s' % (sys.version_info[0], sys.version_info[1], sys.base_prefix))"
+# The kernel's Python, and where the environment's interpreter lives (pyvenv.cfg's home).
+PRINT_PYTHON = ("import sys\nhome = [l.split('=')[1].strip() for l in open(sys.prefix + '/pyvenv.cfg') if l.startswith('home')]\n"
+                "print('python %d.%d at %s' % (sys.version_info[0], sys.version_info[1], home[0]))")
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +89,7 @@ def _printed(path: Path) -> str:
     return "".join(o.get("text", "") for o in nb.cells[0].outputs)
 
 
-@pytest.mark.parametrize(("version", "layout"), [("3.9.7", "/usr/local"), ("3.13.1", "/usr")])
+@pytest.mark.parametrize(("version", "layout"), [("3.9.7", "/usr/local/bin"), ("3.13.1", "/usr/bin")])
 def test_the_notebooks_python_is_the_images(pythons, tmp_path, version, layout):
     nb = make_notebook(tmp_path / f"py{version.replace('.', '')}.ipynb", [PRINT_PYTHON], version=version)
     out = tmp_path / "out.ipynb"
@@ -117,5 +119,5 @@ def test_a_python_the_engine_lacks_takes_the_nearest_newer_one(pythons, tmp_path
     line = ("Python 3.13 (the notebook's language_info says 3.10; the engine has no python:3.10-slim and could not "
             "pull it): python:3.13-slim, the nearest newer one it has")
     assert line in said, said
-    assert _printed(out).strip() == "python 3.13 at /usr"
+    assert _printed(out).strip() == "python 3.13 at /usr/bin"
     assert _record(nb)["spec"]["python"] == "3.13"
