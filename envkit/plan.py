@@ -113,7 +113,7 @@ def image_python(wanted: str | None) -> str | None:
     return OLDEST_IMAGE_PYTHON if _minor(wanted) < _minor(OLDEST_IMAGE_PYTHON) else wanted
 
 
-def choose_python(wanted: str | None, source: str, *, have: Collection[str] | None, default: str,
+def choose_python(wanted: str | None, source: str, *, have: Collection[str] | None, default: str, host: str,
                   pulled: bool = False) -> PythonChoice:
     """The Python of a notebook without an envkit record and without a chosen base image.
 
@@ -121,12 +121,13 @@ def choose_python(wanted: str | None, source: str, *, have: Collection[str] | No
     ``source`` what said so (``language_info``); ``have`` the ``X.Y`` of every ``python:X.Y-slim``
     the engine has (after trying to pull the wanted one: ``pulled`` when that worked; None when
     the engine was not asked); ``default`` the Python capture chose without the engine (this
-    machine's, one a PEP 723 ``requires-python`` allows, or capture's floor for Python 2). In order:
+    machine's, one a PEP 723 ``requires-python`` allows, or capture's floor for Python 2); ``host``
+    this machine's Python. In order:
 
     1. the notebook's own Python (a 3.x older than ``OLDEST_IMAGE_PYTHON`` raised to it; Python 2
        counts as not saying: its cells are named apart) when the engine has its image;
-    2. else the nearest newer Python whose image the engine has;
-    3. else, when the notebook does not say, the default if the engine has its image, else the
+    2. else the nearest newer Python whose image the engine has, else this machine's Python;
+    3. when the notebook does not say, the default if the engine has its image, else the
        newest the engine has; else the default (the build then tries to pull its image, and
        says so if it cannot).
     """
@@ -160,8 +161,9 @@ def choose_python(wanted: str | None, source: str, *, have: Collection[str] | No
     if newer:
         return PythonChoice(python=newer[0], line=f"Python {newer[0]} ({missing}): python:{newer[0]}-slim, "
                                                   "the nearest newer one it has")
-    return PythonChoice(python=default, line=f"Python {default} ({missing}, nor a newer one): the default, "
-                                             f"python:{default}-slim")
+    where = "is on the engine" if host in versions else "the build will try to pull it"
+    return PythonChoice(python=host, line=f"Python {host} ({missing}, nor a newer one): this machine's Python, "
+                                          f"python:{host}-slim {where}")
 
 
 def options_key(spec: EnvSpec, options: BuildOptions) -> str:

@@ -8,6 +8,7 @@ decision itself is ``plan.choose_python`` (pure); this module only asks the engi
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,6 +17,11 @@ from ..era import read_clues
 from ..errors import EngineGone, EnvkitError, Interrupted
 from ..events import Progress
 from ..plan import PythonChoice, choose_python, image_python
+
+
+def host_python() -> str:
+    """``X.Y`` of the Python envkit runs on."""
+    return f"{sys.version_info.major}.{sys.version_info.minor}"
 
 
 def notebook_python(raw: Mapping[str, Any], *, default: str, ask_engine: bool = True,
@@ -31,7 +37,7 @@ def notebook_python(raw: Mapping[str, Any], *, default: str, ask_engine: bool = 
     """
     clues = read_clues(raw)
     if not ask_engine:
-        return choose_python(clues.python, clues.python_source, have=None, default=default)
+        return choose_python(clues.python, clues.python_source, have=None, default=default, host=host_python())
     have = set(python_slim_images())
     target = image_python(clues.python) or default
     pulled = False
@@ -39,7 +45,8 @@ def notebook_python(raw: Mapping[str, Any], *, default: str, ask_engine: bool = 
         pulled = _pulled(f"python:{target}-slim", progress)
         if pulled:
             have.add(target)
-    return choose_python(clues.python, clues.python_source, have=have, default=default, pulled=pulled)
+    return choose_python(clues.python, clues.python_source, have=have, default=default, host=host_python(),
+                         pulled=pulled)
 
 
 def _pulled(reference: str, progress: Progress | None) -> bool:
@@ -54,4 +61,4 @@ def _pulled(reference: str, progress: Progress | None) -> bool:
     return True
 
 
-__all__ = ["notebook_python"]
+__all__ = ["host_python", "notebook_python"]
