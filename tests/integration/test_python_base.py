@@ -121,3 +121,19 @@ def test_a_python_the_engine_lacks_takes_the_nearest_newer_one(pythons, tmp_path
     assert line in said, said
     assert _printed(out).strip() == "python 3.13 at /usr/bin"
     assert _record(nb)["spec"]["python"] == "3.13"
+
+
+def test_python_2_cells_stop_the_run_unless_errors_are_allowed(pythons, tmp_path):
+    nb = make_notebook(tmp_path / "mixed.ipynb", [PRINT_PYTHON, 'print "saved with Python 2"'], version="3.13.1")
+    stopped = _envkit(pythons, tmp_path, "run", str(nb), "-o", str(tmp_path / "never.ipynb"))
+    assert stopped.returncode != 0 and "Traceback" not in stopped.stderr
+    assert "Python 2 code in cell 2 (print statement); Python 3 cannot run it" in stopped.stderr, stopped.stderr
+    assert "--allow-errors" in stopped.stderr
+    assert not (tmp_path / "never.ipynb").exists() and "envkit" not in json.loads(nb.read_text())["metadata"]
+    out = tmp_path / "out.ipynb"
+    done = _envkit(pythons, tmp_path, "run", str(nb), "-o", str(out), "--allow-errors")
+    said = done.stdout + done.stderr
+    assert done.returncode == 0, said[-4000:]
+    assert said.count("Python 2 code in cell 2 (print statement)") == 1, said  # once, by the build's capture
+    assert _printed(out).strip() == "python 3.13 at /usr/bin"
+    assert [o["output_type"] for o in nbformat.read(out, as_version=4).cells[1].outputs] == ["error"]
