@@ -161,9 +161,9 @@ def choose_python(wanted: str | None, source: str, *, have: Collection[str] | No
     if newer:
         return PythonChoice(python=newer[0], line=f"Python {newer[0]} ({missing}): python:{newer[0]}-slim, "
                                                   "the nearest newer one it has")
-    where = "is on the engine" if host in versions else "the build will try to pull it"
+    where = "on the engine" if host in versions else "which the build will try to pull"
     return PythonChoice(python=host, line=f"Python {host} ({missing}, nor a newer one): this machine's Python, "
-                                          f"python:{host}-slim {where}")
+                                          f"python:{host}-slim, {where}")
 
 
 def options_key(spec: EnvSpec, options: BuildOptions) -> str:

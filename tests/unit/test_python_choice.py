@@ -28,7 +28,7 @@ def test_missing_image_takes_the_nearest_newer_one_the_engine_has() -> None:
 def test_nothing_newer_falls_back_to_this_machines_python() -> None:
     choice = choose_python("3.14", "language_info", have={"3.9"}, default="3.14", host="3.11")
     assert choice.python == "3.11"
-    assert choice.line.endswith("nor a newer one): this machine's Python, python:3.11-slim the build will try to pull it")
+    assert choice.line.endswith("nor a newer one): this machine's Python, python:3.11-slim, which the build will try to pull")
     assert choose_python("3.14", "language_info", have={"3.11"}, default="3.14", host="3.11").python == "3.11"
 
 
