@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
@@ -83,6 +83,87 @@ def choose_base_image(*, explicit: str = "", stored: str = "", user_default: str
     if explicit:
         return v.image_reference(explicit.strip(), "base_image")
     return stored or user_default
+
+
+# ---- the Python a notebook without a record is built on ---------------------------------------
+
+# The oldest Python envkit builds images for: uv and ipykernel 6 still install there, and the
+# image's own files (freeze.py, the kernel side) parse on it. A notebook of an older 3.x gets this.
+OLDEST_IMAGE_PYTHON = "3.8"
+
+
+@dataclass(frozen=True, kw_only=True)
+class PythonChoice:
+    """The Python a notebook's image gets (``X.Y``; the base is then ``python:X.Y-slim``) and one line saying why."""
+
+    python: str
+    line: str
+
+
+def _minor(version: str) -> tuple[int, int]:
+    major, _, minor = version.partition(".")
+    return int(major), int(minor or 0)
+
+
+def image_python(wanted: str | None) -> str | None:
+    """The Python whose image a notebook that ran on ``wanted`` asks for: a 3.x older than
+    ``OLDEST_IMAGE_PYTHON`` raised to it; None for Python 2 or nothing said."""
+    if wanted is None or _minor(wanted)[0] < 3:
+        return None
+    return OLDEST_IMAGE_PYTHON if _minor(wanted) < _minor(OLDEST_IMAGE_PYTHON) else wanted
+
+
+def choose_python(wanted: str | None, source: str, *, have: Collection[str] | None, default: str, host: str,
+                  pulled: bool = False) -> PythonChoice:
+    """The Python of a notebook without an envkit record and without a chosen base image.
+
+    ``wanted`` is the Python the notebook ran on (``X.Y``, None when it does not say) and
+    ``source`` what said so (``language_info``); ``have`` the ``X.Y`` of every ``python:X.Y-slim``
+    the engine has (after trying to pull the wanted one: ``pulled`` when that worked; None when
+    the engine was not asked); ``default`` the Python capture chose without the engine (this
+    machine's, one a PEP 723 ``requires-python`` allows, or capture's floor for Python 2); ``host``
+    this machine's Python. In order:
+
+    1. the notebook's own Python (a 3.x older than ``OLDEST_IMAGE_PYTHON`` raised to it; Python 2
+       counts as not saying: its cells are named apart) when the engine has its image;
+    2. else the nearest newer Python whose image the engine has, else this machine's Python;
+    3. when the notebook does not say, the default if the engine has its image, else the
+       newest the engine has; else the default (the build then tries to pull its image, and
+       says so if it cannot).
+    """
+    said = says = f"the notebook's {source} says {wanted}"
+    if wanted is not None and _minor(wanted)[0] < 3:
+        wanted, said = None, f"{said}, which envkit does not build for"
+    elif wanted is not None and _minor(wanted) < _minor(OLDEST_IMAGE_PYTHON):
+        wanted, said = OLDEST_IMAGE_PYTHON, f"{said}, older than {OLDEST_IMAGE_PYTHON}, the oldest envkit builds for"
+    elif wanted is not None:
+        said = f"{source} of the notebook"
+    else:
+        said = "the notebook does not say which Python"
+    if have is None:  # the engine was not asked (rendering only): the wanted Python as it is
+        return PythonChoice(python=wanted or default, line=f"Python {wanted or default} ({said})")
+    versions = sorted({v for v in have if re.fullmatch(r"\d+\.\d+", v)}, key=_minor)
+    if wanted is None:
+        if default in versions:
+            return PythonChoice(python=default, line=f"Python {default} ({said}; the default): "
+                                                     f"python:{default}-slim is on the engine")
+        if versions:
+            newest = versions[-1]
+            return PythonChoice(python=newest, line=f"Python {newest} ({said}; the engine has no python:{default}-slim "
+                                                    f"for the default): python:{newest}-slim, the newest it has")
+        return PythonChoice(python=default, line=f"Python {default} ({said}; the default): the engine has no "
+                                                 f"python:X.Y-slim image, the build will try to pull python:{default}-slim")
+    if wanted in versions:
+        how = f"pulled python:{wanted}-slim" if pulled else f"python:{wanted}-slim is on the engine"
+        return PythonChoice(python=wanted, line=f"Python {wanted} ({said}): {how}")
+    missing = f"{says}; the engine has no python:{wanted}-slim and could not pull it"
+    newer = [v for v in versions if _minor(v) > _minor(wanted)]
+    if newer:
+        return PythonChoice(python=newer[0], line=f"Python {newer[0]} ({missing}): python:{newer[0]}-slim, "
+                                                  "the nearest newer one it has")
+    where = "on the engine" if host in versions else "which the build will try to pull"
+    return PythonChoice(python=host, line=f"Python {host} ({missing}, nor a newer one): this machine's Python, "
+                                          f"python:{host}-slim, {where}")
 
 
 def options_key(spec: EnvSpec, options: BuildOptions) -> str:
@@ -341,8 +422,8 @@ def make_plan(spec: EnvSpec, lock: Lock | None, options: BuildOptions, *, notebo
                      ca_bundle=pip.ca_bundle, offline=offline, base_layer=base_layer)
 
 
-__all__ = ["BaseLayer", "BuildOptions", "BuildPlan", "CA_NAME", "InstallPlan", "KERNEL_PACKAGE", "LAYER_DIR",
+__all__ = ["BaseLayer", "BuildOptions", "BuildPlan", "CA_NAME", "OLDEST_IMAGE_PYTHON", "PythonChoice", "InstallPlan", "KERNEL_PACKAGE", "LAYER_DIR",
            "LOCK_FILE", "PREFIX", "UV_VERSION", "VENV", "base_image_for", "build_key", "forwarded_index_env",
-           "choose_base_image", "fresh_build", "has_credentials", "holds_lock", "image_labels", "image_repository", "image_tags",
+           "choose_base_image", "choose_python", "fresh_build", "image_python", "has_credentials", "holds_lock", "image_labels", "image_repository", "image_tags",
            "image_uid", "index_name", "may_build_on", "make_plan", "needs_host_download", "options_key",
            "plan_install", "recorded_layer", "redact", "reuse_filter", "same_pin", "usable_lock"]

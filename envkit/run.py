@@ -180,6 +180,7 @@ def run_notebook(path: str | Path, output: str | Path | None = None, *, image: s
     except (OSError, ValueError) as exc:
         raise NotebookError(f"{path}: cannot read the notebook ({exc})") from exc
     stored = copy.deepcopy(nb.cells)
+    _python2_check(path, nb, go_on=allow_errors or verify, said=not image, progress=progress)
     if verify and not has_stored_outputs(stored):
         emit(progress, Note(text=NO_STORED_OUTPUTS.format(path=path), level="warning"))
         verify = False
@@ -215,6 +216,24 @@ def run_notebook(path: str | Path, output: str | Path | None = None, *, image: s
     emit(progress, Done(text=f"executed {code_cells} code cells of {path.name} in {image}"))
     return RunResult(notebook=path, output=Path(output) if output else None, image=image,
                      cells=code_cells, verified=verify, differences=diffs, raised=raised)
+
+
+def _python2_check(path: Path, nb: Any, *, go_on: bool, said: bool, progress: Progress | None) -> None:
+    """Stop before anything runs when cells are Python 2, naming them in one line (``capture.python2``).
+
+    With ``--allow-errors`` or ``--verify`` the run goes on (those cells then fail, and are
+    reported as raised); the line is then the build's (capture says it), or here when ``said``
+    is False (``--image``: nothing is captured).
+    """
+    from .capture.python2 import PORT_HINT, notebook_python2, python2_kernel, python2_line
+
+    line = python2_line(str(path), notebook_python2(nb), kernel=python2_kernel(nb.get("metadata") or {}))
+    if not line:
+        return
+    if not go_on:
+        raise UsageError(line, f"{PORT_HINT}; or pass --allow-errors to run the other cells anyway")
+    if not said:
+        emit(progress, Note(text=line, level="warning"))
 
 
 def _notebook_image(path: Path, *, base_image: str, progress: Progress | None, live: bool = False,

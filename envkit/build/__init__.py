@@ -47,6 +47,7 @@ from .failure import explain, package_at_fault
 from .forwarding import build_dockerfile, forwarding_files, forwarding_variables, render_template
 from .hostwheels import download_wheels
 from .options import resolve_options
+from .python_base import notebook_python
 from .reuse import find_reusable, image_record, previous_layer, read_lock
 
 
@@ -158,24 +159,31 @@ class CurrentSpec:
 
 
 def current_spec(path: Path, options: BuildOptions = BuildOptions(), *,
-                 progress: Progress | None = None) -> CurrentSpec:
+                 progress: Progress | None = None, ask_engine: bool = True) -> CurrentSpec:
     """Capture the notebook again and merge with its stored spec; choose its base image once.
 
     Every build, run, kernel and launch comes here (through ``build_notebook`` and
     ``ensure_image``), so a stale spec is never used silently. The base image: ``--base-image``,
     else the stored spec's, else the user's default (``settings.default_base_image``), else
-    ``python:X.Y-slim`` (``plan.choose_base_image``); it is stored with the spec. A notebook
+    ``python:X.Y-slim`` (``plan.choose_base_image``); it is stored with the spec. When nothing
+    chose one and the notebook has no record, its Python is the one it ran on where the engine
+    has (or can pull) that image, else the documented fallback (``python_base.notebook_python``,
+    said in one line; ``ask_engine=False`` takes the notebook's Python as it is). A notebook
     without a record (or any notebook with ``--as-of``) is resolved as of its era
     (``era_build.era_resolve``), with a lock of source ``era``; a built one keeps its era and lock.
     """
     nb = read_notebook(path)
     meta = nb.envkit()
     stored = meta.spec if meta is not None else None
-    refreshed = capture_current(nb, stored=stored, live=options.live)
+    refreshed = capture_current(nb, stored=stored, live=options.live, progress=progress)
     old_base = stored.base_image if stored is not None else ""
     base = choose_base_image(explicit=options.base_image, stored=old_base,
                              user_default="" if options.base_image or old_base else default_base_image())
     spec = refreshed.spec.with_changes(base_image=base)
+    if stored is None and not base:  # a built notebook keeps its Python and base: no silent change
+        python = notebook_python(nb.raw, default=spec.python, ask_engine=ask_engine, progress=progress)
+        spec = spec.with_changes(python=python.python)
+        emit(progress, Note(text=python.line))
     lock = meta.lock if meta else None
     choice = era_choice(options.as_of, recorded=stored is not None)
     if choice.mode == "keep" or (choice.mode == "now" and stored is not None and not stored.as_of):
@@ -247,7 +255,8 @@ def render_notebook(path: str | os.PathLike[str], *, options: BuildOptions = Bui
     p = Path(path)
     if not p.is_file():
         raise NotebookError(f"{p}: no such notebook", "check the path")
-    spec, lock = spec_of(p, options)
+    current = current_spec(p, options, ask_engine=False)
+    spec, lock = current.spec, current.lock
     plan = make_plan(spec, lock, resolve_options(options), notebook=notebook_label(p), pip=pip_settings(),
                      extra_labels=extra_labels())
     return render(plan, template_dirs=template_dirs())

@@ -16,7 +16,7 @@ from ..plan import redact
 from ..spec import EnvSpec
 
 _FAULT = [
-    re.compile(r"Because (?:there is no version of |only [^ ]+ is available and )?([A-Za-z0-9][A-Za-z0-9._-]*)"),
+    re.compile(r"Because (?:there (?:is|are) no versions? of |only [^ ]+ is available and )?([A-Za-z0-9][A-Za-z0-9._-]*)"),
     re.compile(r"No matching distribution found for ([A-Za-z0-9][A-Za-z0-9._-]*)"),
     re.compile(r"Failed to (?:build|download|fetch|prepare distributions?)[:]? `([A-Za-z0-9][A-Za-z0-9._-]*)"),
     re.compile(r"([A-Za-z0-9][A-Za-z0-9._-]*) was not found in the package registry"),

@@ -156,14 +156,15 @@ def capture_with_live(paths: Iterable[str | os.PathLike[str]], *, live: bool = F
     return LiveCapture(result=result, spec=spec, live=pins, notebook=single, base=base)
 
 
-def capture_current(notebook: Notebook, *, stored: EnvSpec | None, live: bool = False) -> Refreshed:
+def capture_current(notebook: Notebook, *, stored: EnvSpec | None, live: bool = False,
+                    progress: Progress | None = None) -> Refreshed:
     """What ``notebook`` needs now, merged with its ``stored`` spec (``merge.merge_stored``).
 
     With ``live`` (in the kernel running the notebook) requirements are pinned to the loaded
     versions by the same rule ``%envkit capture`` shows, so what it shows is what a build
     installs. Every build, run, kernel and launch goes through here: the spec follows the code.
     """
-    result = capture_notebook(notebook)
+    result = capture_notebook(notebook, progress=progress)  # cells skipped (Python 2 ones in one line) are said
     fresh = _pinned(result)[0] if live else result.spec
     return merge_stored(stored, fresh, live=live)
 

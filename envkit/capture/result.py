@@ -168,7 +168,8 @@ def _python(scan: Scan, notes: list[str]) -> str:
     if _version_key(python) < _version_key(OLDEST_PYTHON):
         # Python 2 or an end-of-life 3.x: current packages no longer install there.
         notes.append(f"the notebook was saved with Python {python}; using {OLDEST_PYTHON}, the oldest"
-                     " Python envkit builds (set another with the spec's python)")
+                     " Python envkit resolves for by default (a build without a chosen base image takes the"
+                     " notebook's own, 3.8 or later, where the engine has its python:X.Y-slim)")
         python = OLDEST_PYTHON
     for requires in scan.requires_python:
         try:

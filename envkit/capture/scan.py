@@ -18,6 +18,7 @@ from ..spec import Source
 from .local import LocalModules, forget_listings
 from .mapping import is_stdlib, load_rules
 from .pep723 import read_script_block
+from .python2 import Python2Cell, cell_python2, python2_kernel, python2_line
 from .runtime import applicable, prefilter, runtime_needs
 from .static import Findings, scan_cell
 
@@ -95,15 +96,25 @@ class Scan:
             for entry in found.sys_paths:
                 local.add_path(path.parent, entry)
         label = str(nb.path)
+        python2: list[Python2Cell] = []
         for cell, found in cells:
             if found.error:
-                reason = found.error + ("; its import lines still count" if found.imports else "")
+                old = cell_python2(cell.source)  # Python 2 cells are named together, in one line
+                if old is not None:
+                    python2.append(Python2Cell(cell=cell.index, cause=old.cause, line=old.line))
+                reason = (f"Python 2 ({old.cause})" if old else found.error) + (
+                    "; its import lines still count" if found.imports else "")
                 self.skipped.append(SkippedCell(notebook=label, cell=cell.index, reason=reason))
-                emit(self.progress, Note(text=f"{label} cell {cell.index}: skipped, {reason}", level="warning"))
+                if old is None:
+                    emit(self.progress, Note(text=f"{label} cell {cell.index}: skipped, {reason}", level="warning"))
                 if not found.imports:
                     continue
             self._pep723(cell.source, cell.index, label)
             self._findings(found, cell=cell.index, base=path.parent, local=local, file=None, label=label)
+        if python2:
+            line = python2_line(label, tuple(python2), kernel=python2_kernel(nb.metadata))
+            self.notes.append(line)
+            emit(self.progress, Note(text=line, level="warning"))
         self._runtime(cells, label)
 
     def _runtime(self, cells: list, label: str) -> None:

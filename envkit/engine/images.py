@@ -256,6 +256,17 @@ def has_labels(labels: Mapping[str, str], wanted: Mapping[str, str | None]) -> b
     return all(k in labels and (v is None or labels[k] == v) for k, v in wanted.items())
 
 
+_PYTHON_SLIM = re.compile(r"^python:(\d+\.\d+)-slim$")
+
+
+def python_slim_images() -> tuple[str, ...]:
+    """The ``X.Y`` of every ``python:X.Y-slim`` image the engine has (any engine: names made familiar)."""
+    with translated("listing python images"):
+        found = api().images(name="python")
+    names = (familiar_name(t) for d in found for t in (d.get("RepoTags") or ()))
+    return tuple(sorted({m.group(1) for n in names if (m := _PYTHON_SLIM.match(n))}))
+
+
 def remove_image(ref: str, *, force: bool = False) -> bool:
     """Remove an image or one of its names; False when there was no such image (not an error).
 
@@ -307,4 +318,5 @@ def read_file(image: str, path: str) -> bytes:
 
 
 __all__ = ["ImageInfo", "build_image", "containers_using", "familiar_name", "has_labels", "image_info", "inspect_image",
-           "list_images", "read_file", "read_files", "remove_image", "split_reference", "tag_image"]
+           "list_images", "python_slim_images", "read_file", "read_files", "remove_image", "split_reference",
+           "tag_image"]

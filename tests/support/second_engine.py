@@ -147,6 +147,7 @@ class SecondEngine:
         self._bridges: list[str] = []
         try:
             subnet, self._gw_subnet = free_subnets(2)
+            self.gateway = str(subnet[1])  # the host on the engine's bridge: containers reach it here
             if tls:
                 self.certs = make_certificates(self.root / "certs")
             ip("link", "add", self.bridge, "type", "bridge")

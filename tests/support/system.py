@@ -76,14 +76,23 @@ def ensure_engine(timeout: float = 90) -> None:
     raise Missing(f"dockerd did not answer within {timeout:.0f}s; see {DOCKERD_LOG}")
 
 
-def ensure_base_image(tag: str = BASE_IMAGE) -> str:
-    """A Debian bookworm image with python3 and venv, made with debootstrap, kept by tag.
+# Debian suites the tests make base images of, and the Python each ships (its python3).
+SUITE_PYTHON = {"bullseye": "3.9", "bookworm": "3.11", "trixie": "3.13"}
 
-    No registry can be reached from here, so nothing can be pulled; this image stands in for
-    ``python:3.X-slim`` in tests. It is test infrastructure, not a product feature.
+
+def ensure_base_image(tag: str = BASE_IMAGE, *, suite: str = "") -> str:
+    """A Debian image with python3 and venv, made with debootstrap, kept by tag.
+
+    The suite is ``suite``, else the tag's version part (``envkit-test-base:bullseye``):
+    bullseye has Python 3.9, bookworm 3.11, trixie 3.13. No registry can be reached from here,
+    so nothing can be pulled; these images stand in for ``python:3.X-slim`` in tests. Test
+    infrastructure, not a product feature; made once (a few minutes), then found by tag.
     """
     import docker
 
+    suite = suite or tag.rsplit(":", 1)[-1]
+    if suite not in SUITE_PYTHON:
+        raise Missing(f"no Debian suite for {tag!r}: pass suite= one of {', '.join(SUITE_PYTHON)}")
     client = docker.from_env()
     try:
         client.images.get(tag)
@@ -94,7 +103,7 @@ def ensure_base_image(tag: str = BASE_IMAGE) -> str:
     with tempfile.TemporaryDirectory(prefix="envkit-rootfs-") as root:
         subprocess.run(
             ["debootstrap", "--variant=minbase", "--include=python3,python3-venv,ca-certificates",
-             "bookworm", root],
+             suite, root],
             check=True, stdout=subprocess.DEVNULL,
         )
         tar = subprocess.Popen(["tar", "-C", root, "-c", "."], stdout=subprocess.PIPE)

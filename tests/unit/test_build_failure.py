@@ -20,6 +20,9 @@ def spec(*reqs: str) -> EnvSpec:
      "nosuchpkg-x"),
     (["Because there is no version of six==99.0 and you require six==99.0, we can conclude ..."], "six"),
     (["ERROR: No matching distribution found for Idna==0.1"], "idna"),
+    # uv's plural wording named "there" as the package
+    (["  cause: Because there are no versions of exceptiongroup{python_full_version < '3.11'} and ipython"],
+     "exceptiongroup"),
     (["  × Failed to build `pyyaml==5.3`", "  ╰─▶ gcc failed"], "pyyaml"),
     (["something unrelated failed"], None),
 ])

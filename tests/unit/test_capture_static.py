@@ -86,7 +86,10 @@ def test_unresolved_are_reported_with_reasons(features) -> None:
 
 
 def test_bad_cell_is_skipped_by_number(features) -> None:
-    assert [(s.cell, "not valid Python" in s.reason) for s in features.skipped] == [(9, True)]
+    # cell 9 is `print 'python 2 cell'`: named as Python 2, in one note with the others (none here)
+    assert [(s.cell, s.reason) for s in features.skipped] == [(9, "Python 2 (print statement)")]
+    assert [n for n in features.notes if "Python 2 code" in n] == [
+        f"{DATA / 'features' / 'analysis.ipynb'}: Python 2 code in cell 9 (print statement); Python 3 cannot run it"]
     assert features.spec.python == "3.12"  # from language_info
     assert features.spec.system_packages == ("graphviz", "libgl1", "libglib2.0-0")
 
