@@ -5,8 +5,8 @@
 
 CORPUS defaults to ``../shared/corpus`` next to the repository. Notebooks are picked in a fixed
 order (round robin over the repositories) among those that need no network, data download,
-GPU or credentials: no URL or download call in their code, no deep-learning framework, every
-relative data file they name present, and stored outputs to compare against. Each notebook's
+GPU, credentials or a person at the keyboard, judged from their code by the written rules of
+``eligibility.py`` (``--survey`` prints how many each rule leaves out and stops). Each notebook's
 repository is copied to a scratch folder first (envkit writes its record into the notebook; the
 corpus stays as it is), then ``envkit run NB -o OUT --allow-errors`` runs it, building its image
 on ``--base-image``. ``--envkit-src`` runs another checkout's envkit (``git archive main envkit |
@@ -36,12 +36,14 @@ from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from eligibility import needs  # noqa: E402 (a sibling module, run as a script)
+
 REPO = Path(__file__).resolve().parent.parent
-NETWORK = re.compile(r"https?://|urlopen|urlretrieve|requests\.get|download|fetch_|load_dataset|wget |curl |"
-                     r"kaggle|boto3|getpass|open_url|tensorflow|torch|keras|pyspark|\.cuda", re.I)
-DATA_FILE = re.compile(r"""['"]([\w./ -]+\.(?:csv|tsv|txt|json|xlsx?|h5|hdf5?|dat|npy|npz|pkl|pickle|gz|zip|"""
-                       r"""db|sqlite|parquet|png|jpe?g|tif|shp|geojson))['"]""")
 TIMEOUT_CELL = 300
+# Run as root (as here), the copy goes to the uid envkit's images give their user when root builds
+# them: a root-owned folder is closed to the kernel's user, and every write would fail.
+USER_UID = 1000
 TIMEOUT_NOTEBOOK = 1800
 COMPARE = """
 import json, sys
@@ -68,35 +70,36 @@ class Outcome:
     seconds: float = 0.0
 
 
-def code_of(nb: dict) -> str:
-    return "\n".join("".join(c.get("source", "")) if isinstance(c.get("source"), list) else c.get("source", "")
-                     for c in nb.get("cells", []) if c.get("cell_type") == "code")
-
-
-def eligible(path: Path) -> str | None:
-    """None when ``path`` can run offline with what its repository holds, else why not."""
+def eligible(path: Path, root: Path | None = None) -> str | None:
+    """None when ``path`` counts for the goal (see ``eligibility``), else what it needs."""
     try:
         nb = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return "unreadable"
-    if not any(c.get("outputs") for c in nb.get("cells", []) if c.get("cell_type") == "code"):
-        return "no stored outputs"
-    code = code_of(nb)
-    if NETWORK.search(code):
-        return "network, download or deep-learning framework"
-    for name in DATA_FILE.findall(code):
-        if not (path.parent / name).exists():
-            return f"data file {name} not present"
-    return None
+    found = needs(nb, path.parent, root)
+    return "; ".join(found) if found else None
+
+
+def survey(corpus: Path) -> tuple[dict[str, list[Path]], Counter[str]]:
+    """Eligible notebooks per repository (name order), and why the others are not, by rule."""
+    eligible_by_repo: dict[str, list[Path]] = {}
+    excluded: Counter[str] = Counter()
+    for repo in sorted(p for p in corpus.iterdir() if p.is_dir() and p.name != "truth"):
+        eligible_by_repo[repo.name] = []
+        for nb in sorted(repo.rglob("*.ipynb")):
+            if ".ipynb_checkpoints" in nb.parts:
+                continue
+            why = eligible(nb, repo)
+            if why is None:
+                eligible_by_repo[repo.name].append(nb)
+            else:  # the first rule a notebook meets names it
+                excluded[why.split(" (")[0]] += 1
+    return eligible_by_repo, excluded
 
 
 def pick(corpus: Path, limit: int) -> list[Path]:
     """Eligible notebooks, round robin over repositories in name order."""
-    per_repo: list[list[Path]] = []
-    for repo in sorted(p for p in corpus.iterdir() if p.is_dir() and p.name != "truth"):
-        found = [nb for nb in sorted(repo.rglob("*.ipynb")) if ".ipynb_checkpoints" not in nb.parts
-                 and eligible(nb) is None]
-        per_repo.append(found)
+    per_repo = [list(found) for found in survey(corpus)[0].values()]
     out: list[Path] = []
     while len(out) < limit and any(per_repo):
         for found in per_repo:
@@ -142,6 +145,8 @@ def run_one(src: Path, corpus: Path, scratch: Path, base_image: str, env: dict[s
         shutil.copytree(corpus / rel.parts[0], repo)
         for path in [repo, *repo.rglob("*")]:  # the shared corpus has no write bits
             path.chmod(path.stat().st_mode | 0o200)
+            if os.geteuid() == 0:  # a checkout belongs to its user, not root (see USER_UID)
+                os.chown(path, USER_UID, USER_UID)
     nb = scratch / rel
     out = scratch / "out" / (str(rel).replace("/", "__"))
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -250,10 +255,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--title", default="revive")
     parser.add_argument("--keep", action="store_true", help="keep the images (default: removed)")
     parser.add_argument("--outputs", default="", help="copy the executed notebooks here (to score them again)")
+    parser.add_argument("--survey", action="store_true", help="print what the eligibility rules leave out, and stop")
     args = parser.parse_args(argv)
     corpus = Path(args.corpus).resolve()
     if not corpus.is_dir():
         corpus = Path("/work/shared/corpus")
+    if args.survey:
+        found, excluded = survey(corpus)
+        print(f"eligible: {sum(len(v) for v in found.values())} "
+              f"({', '.join(f'{k} {len(v)}' for k, v in found.items())})")
+        print("\n".join(f"left out, {why}: {n}" for why, n in excluded.most_common()))
+        return 0
     notebooks = [corpus / n for n in args.notebook] or pick(corpus, args.limit)
     label = f"revive-{uuid.uuid4().hex[:10]}"
     env = dict(os.environ, ENVKIT_TEST_RUN=label)
@@ -263,6 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     # a SIGTERM still removes what this run built
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with tempfile.TemporaryDirectory(prefix="envkit-revive-") as tmp:
+        Path(tmp).chmod(0o755)  # the copies' user reaches them
         try:
             for nb in notebooks:
                 outcome = run_one(nb, corpus, Path(tmp), args.base_image, env)

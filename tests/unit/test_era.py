@@ -190,3 +190,27 @@ def test_current_packages_get_todays_cut_off():
     era = Era(when=date(2019, 3, 2), reason="r")
     args = uv_arguments(era, [], current=["IPyKernel"], now=t("2026-11-30T12:00:00"))
     assert args == ["--exclude-newer", "2019-03-03T00:00:00Z", "--exclude-newer-package", "ipykernel=2026-11-30T12:00:00Z"]
+
+
+def test_the_python_patch_release_dates_a_notebook_with_no_better_evidence():
+    from envkit.era import python_release_era
+
+    nb = notebook(code("import numpy as np"), language_info={"name": "python", "version": "3.9.2"})
+    clues = read_clues(nb)
+    assert clues.python == "3.9" and clues.python_version == "3.9.2"
+    # 3.9.0 came out 2020-10-05; 3.9.2 was current about three bugfix releases later
+    era = infer_era(clues, mtime=date(2026, 11, 29), today=TODAY)  # a fresh copy's mtime loses to it
+    assert era.when == date(2021, 4, 6) and era.describe() == (
+        "as of 2021-04-06: the Python it ran on: 3.9.2, the newest 3.9 about then")
+    assert infer_era(clues, git=date(2022, 6, 1), today=TODAY).reason.startswith("last git commit")
+    # never past the line's end of life, never in the future; lines newer than the table by PEP 602
+    assert python_release_era("3.8.30", today=TODAY) == date(2024, 10, 14)
+    assert python_release_era("3.15.0", today=TODAY) == TODAY  # October 2026 + 61 days is after TODAY
+    assert python_release_era("3.14.1", today=TODAY) == date(2026, 1, 31)
+    assert python_release_era("3.16.0", today=TODAY) is None  # a line not out yet
+    # too wide to say anything: Python 2, no patch level, a Python from before the table
+    assert [python_release_era(v, today=TODAY) for v in ("2.7.18", "3.9", "3.3.7", "")] == [None] * 4
+    # a version read from a traceback path has no patch level: it dates nothing
+    paths = read_clues(notebook(code("1", {"output_type": "error", "ename": "E", "evalue": "",
+                                           "traceback": ["/usr/lib/python3.7/site-packages/numpy/x.py"]})))
+    assert paths.python == "3.7" and infer_era(paths, today=TODAY).when is None
