@@ -22,6 +22,7 @@ failure class and by the Python the notebook was saved with. Every image it buil
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import re
@@ -98,8 +99,11 @@ def survey(corpus: Path) -> tuple[dict[str, list[Path]], Counter[str]]:
 
 
 def pick(corpus: Path, limit: int) -> list[Path]:
-    """Eligible notebooks, round robin over repositories in name order."""
-    per_repo = [list(found) for found in survey(corpus)[0].values()]
+    """Eligible notebooks, round robin over repositories in name order; within a repository in a
+    fixed pseudo-random order (a hash of the path), so a large one is sampled across its chapters
+    rather than by its first files."""
+    per_repo = [sorted(found, key=lambda nb: hashlib.sha256(str(nb.relative_to(corpus)).encode()).hexdigest())
+                for found in survey(corpus)[0].values()]
     out: list[Path] = []
     while len(out) < limit and any(per_repo):
         for found in per_repo:
@@ -117,11 +121,15 @@ def python_of(path: Path) -> str:
 def classify(stored: dict, executed: dict) -> tuple[bool, str]:
     """(imports resolved, first failure class) from an executed notebook's error outputs.
 
-    A cell whose stored outputs hold an error too raised on purpose (a lesson on tracebacks).
+    A cell whose stored outputs hold an error too raised on purpose (a lesson on tracebacks); a
+    code cell its author never ran (no execution count, no outputs: ``pd.read_csv(`` left to show
+    tab completion) is not held against the run either.
     """
     old = stored.get("cells", [])
     for index, cell in enumerate(executed.get("cells", [])):
-        expected = index < len(old) and any(o.get("output_type") == "error" for o in old[index].get("outputs", []))
+        before = old[index] if index < len(old) else {}
+        expected = any(o.get("output_type") == "error" for o in before.get("outputs", [])) or (
+            before.get("cell_type") == "code" and before.get("execution_count") is None and not before.get("outputs"))
         for out in [] if expected else cell.get("outputs", []):
             if out.get("output_type") != "error":
                 continue
