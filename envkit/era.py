@@ -9,8 +9,9 @@ notebook says about when it ran, strongest first:
 2. versions printed in its stored outputs (``pd.__version__``, ``numpy 1.16.2``) or named by
    its warnings (``deprecated in 0.22 and will be removed in 0.24``), dated by the index;
 3. the last git commit that touched the file;
-4. the Python it ran on (``language_info.version``, ``3.9.2``): about when that patch release was
-   the newest of its line (``python_release_era``), a date the notebook carries inside it;
+4. the Python it ran on (``language_info.version``, ``3.9.2``) when that line is past its end of
+   life: about when that patch release was the newest of its line (``python_release_era``), a
+   date the notebook carries inside it;
 5. the file's modification time (weakest: a copy, a download or a checkout resets it).
 
 and the Python it ran on (``language_info.version``, else ``python3.X/site-packages`` paths in
@@ -44,7 +45,7 @@ _PYTHON_LINES = {(3, 4): date(2014, 3, 16), (3, 5): date(2015, 9, 13), (3, 6): d
                  (3, 10): date(2021, 10, 4), (3, 11): date(2022, 10, 24), (3, 12): date(2023, 10, 2),
                  (3, 13): date(2024, 10, 7)}
 _PATCH_DAYS = 61  # bugfix releases of a line come about every two months
-_LINE_YEARS = 5  # and security releases end five years after its first release
+_LINE_YEARS = 5  # and its end of life comes five years after its first release (PEP 602)
 # Import or display names printed in outputs → distribution names on the index.
 _DISTRIBUTIONS = {"pd": "pandas", "np": "numpy", "sklearn": "scikit-learn", "mpl": "matplotlib",
                   "tf": "tensorflow", "sns": "seaborn", "scipy": "scipy", "torch": "torch",
@@ -209,10 +210,11 @@ def read_clues(nb: Mapping[str, Any]) -> NotebookClues:
 def python_release_era(version: str, *, today: date) -> date | None:
     """About when Python ``version`` (``3.9.2``) was the newest release of its line, or None.
 
-    A notebook saved with 3.9.2 ran after 3.9.2 came out, most likely while it was current: the
-    line's first release plus one bugfix cadence per patch level, counting the next one too,
-    and never past the line's end of life or ``today``. Python 2 and versions without a patch
-    level give None (too wide to date anything).
+    Only for a line past its end of life: a notebook saved with 3.9.2 ran after 3.9.2 came out,
+    most likely while it was current (the line's first release plus one bugfix cadence per
+    patch level, counting the next one too). A line still supported says little: distributions
+    keep one patch release for years (Debian's 3.11.2) while their users install today's
+    packages. Python 2 and versions without a patch level give None (too wide to date anything).
     """
     found = re.match(r"^(\d+)\.(\d+)\.(\d+)", version.strip())
     if not found or found.group(1) != "3":
@@ -223,9 +225,10 @@ def python_release_era(version: str, *, today: date) -> date | None:
         if minor < min(m for _, m in _PYTHON_LINES):
             return None
         first = date(2011 + minor, 10, 1)  # PEP 602: 3.14 in October 2025, and so on
-    when = min(first + timedelta(days=_PATCH_DAYS * (patch + 1)),
-               first.replace(year=first.year + _LINE_YEARS), today)
-    return when if first <= today else None
+    end_of_life = first.replace(year=first.year + _LINE_YEARS)
+    if end_of_life > today:
+        return None
+    return min(first + timedelta(days=_PATCH_DAYS * (patch + 1)), end_of_life)
 
 
 def _language_python(meta: Mapping[str, Any]) -> tuple[str | None, str]:

@@ -44,3 +44,24 @@ def test_an_old_notebook_is_resolved_as_of_its_era_and_runs(engine, base_image, 
     spec = read_notebook(path).envkit().spec
     assert spec.as_of == "2021-06-01" and spec.as_of_reason == "run times stored in the notebook"
     assert not kernel_containers(engine)
+
+
+def test_a_fresh_copy_of_an_old_notebook_is_dated_by_the_python_it_ran_on(engine, base_image, tmp_path):
+    # No run times, no printed versions, no git, and the file was written just now (a download):
+    # only language_info's 3.9.2 says when it ran. np.float is gone from numpy 1.24 (Dec 2022).
+    cell = nbformat.v4.new_code_cell("import numpy as np\nprint(np.__version__, np.float(1.5))")
+    nb = nbformat.v4.new_notebook(cells=[cell])
+    nb.metadata["language_info"] = {"name": "python", "version": "3.9.2"}
+    path = tmp_path / run_notebook("copied")
+    nbformat.write(nb, path)
+    out = tmp_path / "out.ipynb"
+    done = subprocess.run([sys.executable, "-m", "envkit", "run", str(path), "-o", str(out),
+                           "--base-image", base_image], capture_output=True, text=True)
+    text = done.stdout + done.stderr
+    assert done.returncode == 0, text
+    assert "resolved as of 2021-04-06: the Python it ran on: 3.9.2, the newest 3.9 about then" in text, text
+    printed = "".join(o.get("text", "") for o in nbformat.read(out, as_version=4).cells[0].outputs
+                      if o.get("name") == "stdout").split()
+    assert printed[0].startswith("1.2") and printed[1] == "1.5"  # numpy 1.2x: the first with Python 3.11 wheels
+    assert read_notebook(path).envkit().spec.as_of == "2021-04-06"
+    assert not kernel_containers(engine)

@@ -203,11 +203,11 @@ def test_the_python_patch_release_dates_a_notebook_with_no_better_evidence():
     assert era.when == date(2021, 4, 6) and era.describe() == (
         "as of 2021-04-06: the Python it ran on: 3.9.2, the newest 3.9 about then")
     assert infer_era(clues, git=date(2022, 6, 1), today=TODAY).reason.startswith("last git commit")
-    # never past the line's end of life, never in the future; lines newer than the table by PEP 602
+    # never past the line's end of life; a line still supported (3.11 until 2027-10) dates nothing:
+    # distributions keep one patch release for years while their users install today's packages
     assert python_release_era("3.8.30", today=TODAY) == date(2024, 10, 14)
-    assert python_release_era("3.15.0", today=TODAY) == TODAY  # October 2026 + 61 days is after TODAY
-    assert python_release_era("3.14.1", today=TODAY) == date(2026, 1, 31)
-    assert python_release_era("3.16.0", today=TODAY) is None  # a line not out yet
+    assert python_release_era("3.11.2", today=TODAY) is None and python_release_era("3.15.0", today=TODAY) is None
+    assert python_release_era("3.11.2", today=date(2027, 11, 1)) == date(2023, 4, 25)
     # too wide to say anything: Python 2, no patch level, a Python from before the table
     assert [python_release_era(v, today=TODAY) for v in ("2.7.18", "3.9", "3.3.7", "")] == [None] * 4
     # a version read from a traceback path has no patch level: it dates nothing
