@@ -12,8 +12,10 @@ headless kernel, first found first; an empty list makes it eligible. The rules, 
   Face's ``load_dataset``, ``from_pretrained``, Keras' ``datasets.*.load_data``, ``tfds.load``,
   ``download=True``, ``nltk.download``, ``pandas_datareader``, ``yfinance``). ``pip install`` lines
   are not: the build installs them.
-- **data download**: a data file named by a string literal (``data/x.csv``) that is in neither
-  the notebook's folder nor its repository's root, or a path on the author's machine
+- **data download**: a data file named by a string literal (``data/x.csv``), or a path read by
+  ``open``, ``read_*``, ``load``, ``loadtxt``, ``imread``... (``./data/popularity-contest``; not
+  a file opened for writing), that is in neither the notebook's folder nor its repository's
+  root and that the notebook does not write itself, or a path on the author's machine
   (``/Users/...``, ``/home/...``, ``C:\\...``, ``~/...``).
 - **GPU**: ``.cuda(``, a ``"cuda"`` device, ``tf.config`` GPU queries, CuPy, ``numba.cuda``, ``nvidia-smi``.
 - **credentials**: ``getpass``, an environment variable named like a key, token, secret or
@@ -47,6 +49,12 @@ FETCH = re.compile(
     r"\bpandas_datareader\b|\bDataReader\s*\(|\byfinance\b|\bgdown\b|\bopenml\b", re.M)
 DATA_FILE = re.compile(r"""['"]([\w./ ~-]+\.(?:csv|tsv|txt|json|xlsx?|h5|hdf5?|dat|npy|npz|pkl|pickle|gz|zip|"""
                        r"""bz2|db|sqlite|parquet|feather|png|jpe?g|gif|tiff?|shp|geojson|mat|wav|nc))['"]""")
+# The first argument of a call that reads a file: a path with a folder or an extension ("./data/popcon").
+READ_CALL = re.compile(r"""\b(?:open|read_\w+|load|loadtxt|genfromtxt|fromfile|imread|ExcelFile|HDFStore)\s*\(\s*"""
+                       r"""[rbuf]?['"]([^'"{}<>\n]*(?:/|\.\w{1,5})[^'"{}<>\n]*)['"]\s*(,\s*['"][wax])?""")
+# Files the notebook writes itself (and may read back later): not a download.
+WRITE_CALL = re.compile(r"""\b(?:open\s*\(\s*['"]([^'"]+)['"]\s*,\s*['"][wax]|(?:to_\w+|savefig|save\w*|dump|"""
+                        r"""imwrite|write\w*)\s*\(\s*['"]([^'"]+)['"])""")
 AUTHOR_PATH = re.compile(r"""['"](?:/Users/|/home/|~/|[A-Za-z]:\\\\)""")
 GPU = re.compile(r"\.cuda\b|['\"]cuda(?::\d+)?['\"]|list_physical_devices\s*\(\s*['\"]GPU|\bcupy\b|"
                  r"\bnumba\.cuda\b|from numba import cuda|nvidia-smi|\bgpu_options\b")
@@ -104,8 +112,11 @@ def needs(nb: dict[str, Any], folder: Path, root: Path | None = None) -> list[st
     fetch = FETCH.search(code)
     if urls or fetch:
         found.append(f"network ({(urls[0] if urls else fetch.group(0)).strip()[:60]})")
-    missing = [name for name in DATA_FILE.findall(code)
-               if not any((base / name).exists() for base in (folder, root or folder))]
+    named = DATA_FILE.findall(code) + [m.group(1) for m in READ_CALL.finditer(code)
+                                       if not m.group(2) and "://" not in m.group(1)]
+    written = {name for m in WRITE_CALL.finditer(code) for name in m.groups() if name}
+    missing = [name for name in named if name not in written
+               and not any((base / name).exists() for base in (folder, root or folder))]
     author = AUTHOR_PATH.search(code)
     if missing or author:
         found.append(f"data download ({missing[0] if missing else author.group(0)[1:] + '...'})")
