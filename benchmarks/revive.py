@@ -136,7 +136,7 @@ def classify(stored: dict, executed: dict) -> tuple[bool, str]:
             name, value = out.get("ename", ""), out.get("evalue", "")
             if name in {"ModuleNotFoundError", "ImportError"}:
                 return False, f"missing import ({value[:80]})"
-            if name in {"FileNotFoundError", "OSError"}:
+            if name == "FileNotFoundError" or (name == "OSError" and "No such file" in value):
                 return True, "missing file"
             if name in {"AttributeError", "TypeError"} and re.search(r"unexpected keyword|has no attribute", value):
                 return True, f"API change ({name})"
@@ -194,6 +194,24 @@ def run_one(src: Path, corpus: Path, scratch: Path, base_image: str, env: dict[s
     if compared.returncode == 0:
         outcome.reproduced, outcome.compared = json.loads(compared.stdout)
     return outcome
+
+
+def rescore(results: Path, outputs: Path, corpus: Path) -> list[Outcome]:
+    """A run's outcomes (its ``--json``) classified again from its executed copies (``--outputs``),
+    leaving out the notebooks the eligibility rules now leave out."""
+    outcomes = []
+    for item in json.loads(results.read_text()):
+        outcome = Outcome(**item)
+        src = corpus / outcome.notebook
+        if eligible(src, corpus / Path(outcome.notebook).parts[0]) is not None:
+            continue
+        out = outputs / outcome.notebook.replace("/", "__")
+        if out.exists():
+            executed = json.loads(out.read_text(encoding="utf-8"))
+            outcome.imports, outcome.failure = classify(json.loads(src.read_text(encoding="utf-8")), executed)
+            outcome.to_end = outcome.failure == ""
+        outcomes.append(outcome)
+    return outcomes
 
 
 def _first_error(text: str) -> str:
@@ -263,6 +281,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--title", default="revive")
     parser.add_argument("--keep", action="store_true", help="keep the images (default: removed)")
     parser.add_argument("--outputs", default="", help="copy the executed notebooks here (to score them again)")
+    parser.add_argument("--rescore", default="", help="score a run's --json and --outputs again (no run)")
     parser.add_argument("--survey", action="store_true", help="print what the eligibility rules leave out, and stop")
     args = parser.parse_args(argv)
     corpus = Path(args.corpus).resolve()
@@ -273,6 +292,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"eligible: {sum(len(v) for v in found.values())} "
               f"({', '.join(f'{k} {len(v)}' for k, v in found.items())})")
         print("\n".join(f"left out, {why}: {n}" for why, n in excluded.most_common()))
+        return 0
+    if args.rescore:
+        print(report(rescore(Path(args.rescore), Path(args.outputs), corpus), args.title))
         return 0
     notebooks = [corpus / n for n in args.notebook] or pick(corpus, args.limit)
     label = f"revive-{uuid.uuid4().hex[:10]}"

@@ -15,7 +15,7 @@ import pytest
 from support.build import run_notebook
 from support.kernels import kernel_containers
 
-from envkit.era_build import uv_command
+from envkit.era_build import base_python, uv_command
 from envkit.notebook import read_notebook
 
 pytestmark = [pytest.mark.docker,
@@ -49,6 +49,9 @@ def test_an_old_notebook_is_resolved_as_of_its_era_and_runs(engine, base_image, 
 def test_a_fresh_copy_of_an_old_notebook_is_dated_by_the_python_it_ran_on(engine, base_image, tmp_path):
     # No run times, no printed versions, no git, and the file was written just now (a download):
     # only language_info's 3.9.2 says when it ran. np.float is gone from numpy 1.24 (Dec 2022).
+    # The era resolves for the base image's Python (3.11), not the notebook's 3.9: wheels for 3.9
+    # would make the build compile numpy's sources.
+    assert base_python(base_image) == "3.11" and base_python("envkit-no-such-image:x") is None
     cell = nbformat.v4.new_code_cell("import numpy as np\nprint(np.__version__, np.float(1.5))")
     nb = nbformat.v4.new_notebook(cells=[cell])
     nb.metadata["language_info"] = {"name": "python", "version": "3.9.2"}
