@@ -33,6 +33,11 @@ from .settings import PipSettings, pip_settings
 
 _ACCEPT = "application/vnd.pypi.simple.v1+json"
 KERNEL_PACKAGES = ("ipykernel",)  # the kernel stays current whatever the notebook's era
+# Kernel packages that call into a notebook library: they follow that library's era when the
+# notebook needs it. matplotlib-inline 0.1.7 calls RcParams._get, new in matplotlib 3.7, and
+# declares no matplotlib version: a current one with an era's matplotlib fails every plot
+# ("'RcParams' object has no attribute '_get'").
+FOLLOW_THE_ERA = {"matplotlib-inline": "matplotlib"}
 _TIMEOUT = 30
 
 
@@ -163,6 +168,17 @@ class EraResolution:
     cutoff: str | None
 
 
+def kernel_current(closure: Iterable[str], requirements: Iterable[str]) -> list[str]:
+    """The kernel's packages that resolve as of now: its ``closure`` without those that follow
+    the era of a library among ``requirements`` (``FOLLOW_THE_ERA``)."""
+    names = set()
+    for line in requirements:
+        found = re.match(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)", line)
+        if found:
+            names.add(canonicalize_name(found.group(1)))
+    return [c for c in closure if FOLLOW_THE_ERA.get(canonicalize_name(c)) not in names]
+
+
 def resolve_as_of(requirements: Iterable[str], era: Era, python: str, *, uv: str = "uv",
                   settings: PipSettings | None = None, attempts: int = 30,
                   current: Iterable[str] = KERNEL_PACKAGES) -> EraResolution:
@@ -180,6 +196,7 @@ def resolve_as_of(requirements: Iterable[str], era: Era, python: str, *, uv: str
     moves: dict[str, ForwardMove] = {}
     now = datetime.now(timezone.utc)
     current = _closure(uv, [canonicalize_name(c) for c in current], python, settings) if era.when else []
+    current = kernel_current(current, reqs)
     releases: dict[str, list[Release]] = {}
     cutoff = era.exclude_newer()
     last = ""

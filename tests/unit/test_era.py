@@ -214,3 +214,12 @@ def test_the_python_patch_release_dates_a_notebook_with_no_better_evidence():
     paths = read_clues(notebook(code("1", {"output_type": "error", "ename": "E", "evalue": "",
                                            "traceback": ["/usr/lib/python3.7/site-packages/numpy/x.py"]})))
     assert paths.python == "3.7" and infer_era(paths, today=TODAY).when is None
+
+
+def test_matplotlib_inline_follows_the_era_of_the_notebooks_matplotlib():
+    from envkit.era_sources import kernel_current
+
+    closure = ["ipykernel", "matplotlib-inline", "traitlets", "pyzmq"]
+    # the notebook plots: matplotlib-inline resolves with the era's matplotlib, the rest stays current
+    assert kernel_current(closure, ["numpy", "Matplotlib>=3.1", "ipykernel"]) == ["ipykernel", "traitlets", "pyzmq"]
+    assert kernel_current(closure, ["numpy"]) == closure
