@@ -12,8 +12,10 @@ from __future__ import annotations
 import re
 import shutil
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date, datetime, timezone
+from functools import cache
 from pathlib import Path
 
 from packaging.requirements import InvalidRequirement
@@ -56,7 +58,7 @@ def base_python(base: str) -> str | None:
     yet, or an engine that does not answer, leaves the choice to the spec's Python.
     """
     from .engine.images import inspect_image, link_target
-    from .errors import EngineError
+    from .errors import EngineError, EngineUnavailable
     from .labels import LABEL
 
     try:
@@ -69,7 +71,7 @@ def base_python(base: str) -> str | None:
                 break
             target = link_target(base, link) or ""
             version = target.rsplit("python", 1)[-1] if target.startswith(("python3.", "/usr/bin/python3.")) else ""
-    except EngineError:
+    except (EngineError, EngineUnavailable):  # no engine (``envkit dockerfile`` needs none): the spec's
         return None
     found = re.match(r"^(\d+)\.(\d+)", version)
     return f"{found.group(1)}.{found.group(2)}" if found else None
@@ -83,10 +85,11 @@ def era_choice(option: str, *, recorded: bool, today: date | None = None) -> AsO
         raise UsageError(str(exc), "pass --as-of YYYY-MM-DD, auto or now") from exc
 
 
-def honour_pins(spec: EnvSpec, *, progress: Progress | None = None, python: str = "") -> EnvSpec:
-    """``spec`` without the exact pins no distribution of which installs on its Python (``python``,
-    the image's, when given), each named in a warning: the era's (or today's) version of the
-    package is resolved instead."""
+def honour_pins(spec: EnvSpec, *, progress: Progress | None = None,
+                python: Callable[[], str] | None = None) -> EnvSpec:
+    """``spec`` without the exact pins no distribution of which installs on its Python (``python()``,
+    the image's, when given; asked only when there is a pin), each named in a warning: the era's
+    (or today's) version of the package is resolved instead."""
     kept, dropped = [], []
     for req in spec.requirements:
         if "==" not in req.specifier or req.url or req.direct:
@@ -95,7 +98,7 @@ def honour_pins(spec: EnvSpec, *, progress: Progress | None = None, python: str 
         from .era_sources import fetch_releases
 
         try:
-            why = unhonourable_pin(req.specifier, fetch_releases(req.name), python or spec.python)
+            why = unhonourable_pin(req.specifier, fetch_releases(req.name), python() if python else spec.python)
         except PackageError:
             why = None  # the index did not answer: leave the pin to the build
         if why is None:
@@ -121,7 +124,8 @@ def era_resolve(path: Path, spec: EnvSpec, choice: AsOf, *, progress: Progress |
     """
     if choice.mode == "keep":
         return spec, None
-    python = (base_python(base) if base else None) or spec.python
+    # the image's Python, asked of the engine only when something is resolved
+    python = cache(lambda: (base_python(base) if base else None) or spec.python)
     spec = honour_pins(spec, progress=progress, python=python)
     if choice.mode == "now":
         return spec, None
@@ -147,7 +151,7 @@ def era_resolve(path: Path, spec: EnvSpec, choice: AsOf, *, progress: Progress |
             raise PackageError("uv is not installed", "pip install uv")
         from .era_sources import resolve_as_of
 
-        resolution = resolve_as_of(requirements, era, python, uv=uv)
+        resolution = resolve_as_of(requirements, era, python(), uv=uv)
     except PackageError as exc:
         if choice.mode == "date":
             raise UsageError(f"--as-of {era.when}: {exc.message}", exc.hint) from exc
@@ -155,6 +159,6 @@ def era_resolve(path: Path, spec: EnvSpec, choice: AsOf, *, progress: Progress |
                             level="warning"))
         return spec, None
     spec = spec.with_changes(as_of=era.when.isoformat(), as_of_reason=era.reason[:300])
-    lock = Lock(spec_digest=spec.digest(), python=python, packages=pins_of(resolution.pins), source="era")
+    lock = Lock(spec_digest=spec.digest(), python=python(), packages=pins_of(resolution.pins), source="era")
     emit(progress, Note(text=resolution_line(era, resolution.moves)))
     return spec, lock
