@@ -33,11 +33,13 @@ from .settings import PipSettings, pip_settings
 
 _ACCEPT = "application/vnd.pypi.simple.v1+json"
 KERNEL_PACKAGES = ("ipykernel",)  # the kernel stays current whatever the notebook's era
-# Kernel packages that call into a notebook library: they follow that library's era when the
-# notebook needs it. matplotlib-inline 0.1.7 calls RcParams._get, new in matplotlib 3.7, and
-# declares no matplotlib version: a current one with an era's matplotlib fails every plot
-# ("'RcParams' object has no attribute '_get'").
-FOLLOW_THE_ERA = {"matplotlib-inline": "matplotlib"}
+# Kernel packages (current) that call into a notebook library (of the era) without declaring
+# which versions they work with: the bound they need when the notebook needs that library.
+# matplotlib-inline 0.2 calls RcParams._get, new in matplotlib 3.7: with an era's matplotlib
+# every plot failed ("'RcParams' object has no attribute '_get'"); 0.1.7 works with all of 3.x.
+# (Resolving it as of the era instead fails before 2021: it did not exist, and uv then takes
+# an ipykernel from 2015 that predates it.)
+ERA_BOUNDS = {"matplotlib": ("matplotlib-inline<0.2",)}
 _TIMEOUT = 30
 
 
@@ -168,15 +170,14 @@ class EraResolution:
     cutoff: str | None
 
 
-def kernel_current(closure: Iterable[str], requirements: Iterable[str]) -> list[str]:
-    """The kernel's packages that resolve as of now: its ``closure`` without those that follow
-    the era of a library among ``requirements`` (``FOLLOW_THE_ERA``)."""
-    names = set()
+def era_bounds(requirements: Iterable[str]) -> list[str]:
+    """The bounds on the kernel's current packages that ``requirements`` call for (``ERA_BOUNDS``)."""
+    names = []
     for line in requirements:
         found = re.match(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)", line)
         if found:
-            names.add(canonicalize_name(found.group(1)))
-    return [c for c in closure if FOLLOW_THE_ERA.get(canonicalize_name(c)) not in names]
+            names.append(canonicalize_name(found.group(1)))
+    return [bound for name in dict.fromkeys(names) for bound in ERA_BOUNDS.get(name, ())]
 
 
 def resolve_as_of(requirements: Iterable[str], era: Era, python: str, *, uv: str = "uv",
@@ -196,7 +197,7 @@ def resolve_as_of(requirements: Iterable[str], era: Era, python: str, *, uv: str
     moves: dict[str, ForwardMove] = {}
     now = datetime.now(timezone.utc)
     current = _closure(uv, [canonicalize_name(c) for c in current], python, settings) if era.when else []
-    current = kernel_current(current, reqs)
+    reqs += era_bounds(reqs) if era.when else []
     releases: dict[str, list[Release]] = {}
     cutoff = era.exclude_newer()
     last = ""

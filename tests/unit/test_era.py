@@ -216,10 +216,9 @@ def test_the_python_patch_release_dates_a_notebook_with_no_better_evidence():
     assert paths.python == "3.7" and infer_era(paths, today=TODAY).when is None
 
 
-def test_matplotlib_inline_follows_the_era_of_the_notebooks_matplotlib():
-    from envkit.era_sources import kernel_current
+def test_an_eras_matplotlib_bounds_the_kernels_matplotlib_inline():
+    from envkit.era_sources import era_bounds
 
-    closure = ["ipykernel", "matplotlib-inline", "traitlets", "pyzmq"]
-    # the notebook plots: matplotlib-inline resolves with the era's matplotlib, the rest stays current
-    assert kernel_current(closure, ["numpy", "Matplotlib>=3.1", "ipykernel"]) == ["ipykernel", "traitlets", "pyzmq"]
-    assert kernel_current(closure, ["numpy"]) == closure
+    # matplotlib-inline 0.2 needs matplotlib 3.7: bounded when the notebook needs matplotlib
+    assert era_bounds(["numpy", "Matplotlib>=3.1", "ipykernel", "matplotlib"]) == ["matplotlib-inline<0.2"]
+    assert era_bounds(["numpy", "ipykernel"]) == []
