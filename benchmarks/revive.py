@@ -134,8 +134,13 @@ def classify(stored: dict, executed: dict) -> tuple[bool, str]:
             if out.get("output_type") != "error":
                 continue
             name, value = out.get("ename", ""), out.get("evalue", "")
+            module = re.search(r"No module named '([\w.]+)'", value)
+            if name == "ModuleNotFoundError" and module and "." in module.group(1):
+                return True, f"API change (module {module.group(1)} removed)"  # its package is there
             if name in {"ModuleNotFoundError", "ImportError"}:
                 return False, f"missing import ({value[:80]})"
+            if name == "OSError" and "is not a valid package style" in value:
+                return True, "API change (matplotlib style removed)"
             if name == "FileNotFoundError" or (name == "OSError" and "No such file" in value):
                 return True, "missing file"
             if name in {"AttributeError", "TypeError"} and re.search(r"unexpected keyword|has no attribute", value):
