@@ -303,7 +303,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     notebooks = [corpus / n for n in args.notebook] or pick(corpus, args.limit)
     label = f"revive-{uuid.uuid4().hex[:10]}"
-    env = dict(os.environ, ENVKIT_TEST_RUN=label)
+    # envkit reads no ENVKIT_TEST_RUN any more: the run's label goes in through ENVKIT_LABELS
+    extra = ",".join(x for x in (os.environ.get("ENVKIT_LABELS", ""), f"dev.envkit.test-run={label}") if x)
+    env = dict(os.environ, ENVKIT_LABELS=extra)
     if args.envkit_src:
         env["PYTHONPATH"] = str(Path(args.envkit_src).resolve())
     outcomes: list[Outcome] = []
