@@ -136,7 +136,9 @@ def classify(stored: dict, executed: dict) -> tuple[bool, str]:
             name, value = out.get("ename", ""), out.get("evalue", "")
             module = re.search(r"No module named '([\w.]+)'", value)
             if name == "ModuleNotFoundError" and module and "." in module.group(1):
-                return True, f"API change (module {module.group(1)} removed)"  # its package is there
+                return True, "API change (submodule removed)"  # its package is there
+            if name == "ImportError" and value.startswith("cannot import name"):
+                return True, "API change (name removed from a module)"
             if name in {"ModuleNotFoundError", "ImportError"}:
                 return False, f"missing import ({value[:80]})"
             if name == "OSError" and "is not a valid package style" in value:
