@@ -5,8 +5,8 @@
 
 CORPUS defaults to ``../shared/corpus`` next to the repository. Notebooks are picked in a fixed
 order (round robin over the repositories) among those that need no network, data download,
-GPU or credentials: no URL or download call in their code, no deep-learning framework, every
-relative data file they name present, and stored outputs to compare against. Each notebook's
+GPU, credentials or a person at the keyboard, judged from their code by the written rules of
+``eligibility.py`` (``--survey`` prints how many each rule leaves out and stops). Each notebook's
 repository is copied to a scratch folder first (envkit writes its record into the notebook; the
 corpus stays as it is), then ``envkit run NB -o OUT --allow-errors`` runs it, building its image
 on ``--base-image``. ``--envkit-src`` runs another checkout's envkit (``git archive main envkit |
@@ -22,6 +22,7 @@ failure class and by the Python the notebook was saved with. Every image it buil
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import re
@@ -36,12 +37,14 @@ from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from eligibility import needs  # noqa: E402 (a sibling module, run as a script)
+
 REPO = Path(__file__).resolve().parent.parent
-NETWORK = re.compile(r"https?://|urlopen|urlretrieve|requests\.get|download|fetch_|load_dataset|wget |curl |"
-                     r"kaggle|boto3|getpass|open_url|tensorflow|torch|keras|pyspark|\.cuda", re.I)
-DATA_FILE = re.compile(r"""['"]([\w./ -]+\.(?:csv|tsv|txt|json|xlsx?|h5|hdf5?|dat|npy|npz|pkl|pickle|gz|zip|"""
-                       r"""db|sqlite|parquet|png|jpe?g|tif|shp|geojson))['"]""")
 TIMEOUT_CELL = 300
+# Run as root (as here), the copy goes to the uid envkit's images give their user when root builds
+# them: a root-owned folder is closed to the kernel's user, and every write would fail.
+USER_UID = 1000
 TIMEOUT_NOTEBOOK = 1800
 COMPARE = """
 import json, sys
@@ -68,35 +71,39 @@ class Outcome:
     seconds: float = 0.0
 
 
-def code_of(nb: dict) -> str:
-    return "\n".join("".join(c.get("source", "")) if isinstance(c.get("source"), list) else c.get("source", "")
-                     for c in nb.get("cells", []) if c.get("cell_type") == "code")
-
-
-def eligible(path: Path) -> str | None:
-    """None when ``path`` can run offline with what its repository holds, else why not."""
+def eligible(path: Path, root: Path | None = None) -> str | None:
+    """None when ``path`` counts for the goal (see ``eligibility``), else what it needs."""
     try:
         nb = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return "unreadable"
-    if not any(c.get("outputs") for c in nb.get("cells", []) if c.get("cell_type") == "code"):
-        return "no stored outputs"
-    code = code_of(nb)
-    if NETWORK.search(code):
-        return "network, download or deep-learning framework"
-    for name in DATA_FILE.findall(code):
-        if not (path.parent / name).exists():
-            return f"data file {name} not present"
-    return None
+    found = needs(nb, path.parent, root)
+    return "; ".join(found) if found else None
+
+
+def survey(corpus: Path) -> tuple[dict[str, list[Path]], Counter[str]]:
+    """Eligible notebooks per repository (name order), and why the others are not, by rule."""
+    eligible_by_repo: dict[str, list[Path]] = {}
+    excluded: Counter[str] = Counter()
+    for repo in sorted(p for p in corpus.iterdir() if p.is_dir() and p.name != "truth"):
+        eligible_by_repo[repo.name] = []
+        for nb in sorted(repo.rglob("*.ipynb")):
+            if ".ipynb_checkpoints" in nb.parts:
+                continue
+            why = eligible(nb, repo)
+            if why is None:
+                eligible_by_repo[repo.name].append(nb)
+            else:  # the first rule a notebook meets names it
+                excluded[why.split(" (")[0]] += 1
+    return eligible_by_repo, excluded
 
 
 def pick(corpus: Path, limit: int) -> list[Path]:
-    """Eligible notebooks, round robin over repositories in name order."""
-    per_repo: list[list[Path]] = []
-    for repo in sorted(p for p in corpus.iterdir() if p.is_dir() and p.name != "truth"):
-        found = [nb for nb in sorted(repo.rglob("*.ipynb")) if ".ipynb_checkpoints" not in nb.parts
-                 and eligible(nb) is None]
-        per_repo.append(found)
+    """Eligible notebooks, round robin over repositories in name order; within a repository in a
+    fixed pseudo-random order (a hash of the path), so a large one is sampled across its chapters
+    rather than by its first files."""
+    per_repo = [sorted(found, key=lambda nb: hashlib.sha256(str(nb.relative_to(corpus)).encode()).hexdigest())
+                for found in survey(corpus)[0].values()]
     out: list[Path] = []
     while len(out) < limit and any(per_repo):
         for found in per_repo:
@@ -114,18 +121,29 @@ def python_of(path: Path) -> str:
 def classify(stored: dict, executed: dict) -> tuple[bool, str]:
     """(imports resolved, first failure class) from an executed notebook's error outputs.
 
-    A cell whose stored outputs hold an error too raised on purpose (a lesson on tracebacks).
+    A cell whose stored outputs hold an error too raised on purpose (a lesson on tracebacks); a
+    code cell its author never ran (no execution count, no outputs: ``pd.read_csv(`` left to show
+    tab completion) is not held against the run either.
     """
     old = stored.get("cells", [])
     for index, cell in enumerate(executed.get("cells", [])):
-        expected = index < len(old) and any(o.get("output_type") == "error" for o in old[index].get("outputs", []))
+        before = old[index] if index < len(old) else {}
+        expected = any(o.get("output_type") == "error" for o in before.get("outputs", [])) or (
+            before.get("cell_type") == "code" and before.get("execution_count") is None and not before.get("outputs"))
         for out in [] if expected else cell.get("outputs", []):
             if out.get("output_type") != "error":
                 continue
             name, value = out.get("ename", ""), out.get("evalue", "")
+            module = re.search(r"No module named '([\w.]+)'", value)
+            if name == "ModuleNotFoundError" and module and "." in module.group(1):
+                return True, "API change (submodule removed)"  # its package is there
+            if name == "ImportError" and value.startswith("cannot import name"):
+                return True, "API change (name removed from a module)"
             if name in {"ModuleNotFoundError", "ImportError"}:
                 return False, f"missing import ({value[:80]})"
-            if name in {"FileNotFoundError", "OSError"}:
+            if name == "OSError" and "is not a valid package style" in value:
+                return True, "API change (matplotlib style removed)"
+            if name == "FileNotFoundError" or (name == "OSError" and "No such file" in value):
                 return True, "missing file"
             if name in {"AttributeError", "TypeError"} and re.search(r"unexpected keyword|has no attribute", value):
                 return True, f"API change ({name})"
@@ -142,6 +160,8 @@ def run_one(src: Path, corpus: Path, scratch: Path, base_image: str, env: dict[s
         shutil.copytree(corpus / rel.parts[0], repo)
         for path in [repo, *repo.rglob("*")]:  # the shared corpus has no write bits
             path.chmod(path.stat().st_mode | 0o200)
+            if os.geteuid() == 0:  # a checkout belongs to its user, not root (see USER_UID)
+                os.chown(path, USER_UID, USER_UID)
     nb = scratch / rel
     out = scratch / "out" / (str(rel).replace("/", "__"))
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -181,6 +201,24 @@ def run_one(src: Path, corpus: Path, scratch: Path, base_image: str, env: dict[s
     if compared.returncode == 0:
         outcome.reproduced, outcome.compared = json.loads(compared.stdout)
     return outcome
+
+
+def rescore(results: Path, outputs: Path, corpus: Path) -> list[Outcome]:
+    """A run's outcomes (its ``--json``) classified again from its executed copies (``--outputs``),
+    leaving out the notebooks the eligibility rules now leave out."""
+    outcomes = []
+    for item in json.loads(results.read_text()):
+        outcome = Outcome(**item)
+        src = corpus / outcome.notebook
+        if eligible(src, corpus / Path(outcome.notebook).parts[0]) is not None:
+            continue
+        out = outputs / outcome.notebook.replace("/", "__")
+        if out.exists():
+            executed = json.loads(out.read_text(encoding="utf-8"))
+            outcome.imports, outcome.failure = classify(json.loads(src.read_text(encoding="utf-8")), executed)
+            outcome.to_end = outcome.failure == ""
+        outcomes.append(outcome)
+    return outcomes
 
 
 def _first_error(text: str) -> str:
@@ -250,19 +288,33 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--title", default="revive")
     parser.add_argument("--keep", action="store_true", help="keep the images (default: removed)")
     parser.add_argument("--outputs", default="", help="copy the executed notebooks here (to score them again)")
+    parser.add_argument("--rescore", default="", help="score a run's --json and --outputs again (no run)")
+    parser.add_argument("--survey", action="store_true", help="print what the eligibility rules leave out, and stop")
     args = parser.parse_args(argv)
     corpus = Path(args.corpus).resolve()
     if not corpus.is_dir():
         corpus = Path("/work/shared/corpus")
+    if args.survey:
+        found, excluded = survey(corpus)
+        print(f"eligible: {sum(len(v) for v in found.values())} "
+              f"({', '.join(f'{k} {len(v)}' for k, v in found.items())})")
+        print("\n".join(f"left out, {why}: {n}" for why, n in excluded.most_common()))
+        return 0
+    if args.rescore:
+        print(report(rescore(Path(args.rescore), Path(args.outputs), corpus), args.title))
+        return 0
     notebooks = [corpus / n for n in args.notebook] or pick(corpus, args.limit)
     label = f"revive-{uuid.uuid4().hex[:10]}"
-    env = dict(os.environ, ENVKIT_TEST_RUN=label)
+    # envkit reads no ENVKIT_TEST_RUN any more: the run's label goes in through ENVKIT_LABELS
+    extra = ",".join(x for x in (os.environ.get("ENVKIT_LABELS", ""), f"dev.envkit.test-run={label}") if x)
+    env = dict(os.environ, ENVKIT_LABELS=extra)
     if args.envkit_src:
         env["PYTHONPATH"] = str(Path(args.envkit_src).resolve())
     outcomes: list[Outcome] = []
     # a SIGTERM still removes what this run built
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with tempfile.TemporaryDirectory(prefix="envkit-revive-") as tmp:
+        Path(tmp).chmod(0o755)  # the copies' user reaches them
         try:
             for nb in notebooks:
                 outcome = run_one(nb, corpus, Path(tmp), args.base_image, env)

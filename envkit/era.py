@@ -9,7 +9,10 @@ notebook says about when it ran, strongest first:
 2. versions printed in its stored outputs (``pd.__version__``, ``numpy 1.16.2``) or named by
    its warnings (``deprecated in 0.22 and will be removed in 0.24``), dated by the index;
 3. the last git commit that touched the file;
-4. the file's modification time (weakest: a copy or a checkout resets it).
+4. the Python it ran on (``language_info.version``, ``3.9.2``) when that line is past its end of
+   life: about when that patch release was the newest of its line (``python_release_era``), a
+   date the notebook carries inside it;
+5. the file's modification time (weakest: a copy, a download or a checkout resets it).
 
 and the Python it ran on (``language_info.version``, else ``python3.X/site-packages`` paths in
 tracebacks). ``exclude_newer`` turns the date into uv's upload-date cut-off; per-package
@@ -33,8 +36,16 @@ KINDS = {
     "metadata": "run times stored in the notebook",
     "versions": "package versions in its stored outputs",
     "git": "last git commit touching the notebook",
+    "python": "the Python it ran on",
     "mtime": "the file's modification time",
 }
+# First releases of each Python line (python.org); from 3.9 on PEP 602 puts one in every October.
+_PYTHON_LINES = {(3, 4): date(2014, 3, 16), (3, 5): date(2015, 9, 13), (3, 6): date(2016, 12, 23),
+                 (3, 7): date(2018, 6, 27), (3, 8): date(2019, 10, 14), (3, 9): date(2020, 10, 5),
+                 (3, 10): date(2021, 10, 4), (3, 11): date(2022, 10, 24), (3, 12): date(2023, 10, 2),
+                 (3, 13): date(2024, 10, 7)}
+_PATCH_DAYS = 61  # bugfix releases of a line come about every two months
+_LINE_YEARS = 5  # and its end of life comes five years after its first release (PEP 602)
 # Import or display names printed in outputs → distribution names on the index.
 _DISTRIBUTIONS = {"pd": "pandas", "np": "numpy", "sklearn": "scikit-learn", "mpl": "matplotlib",
                   "tf": "tensorflow", "sns": "seaborn", "scipy": "scipy", "torch": "torch",
@@ -80,6 +91,7 @@ class NotebookClues:
     versions: tuple[PrintedVersion, ...] = ()
     python: str | None = None
     python_source: str = ""
+    python_version: str = ""  # the full version language_info names (``3.9.2``), when it does
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -190,8 +202,33 @@ def read_clues(nb: Mapping[str, Any]) -> NotebookClues:
                 found = _SITE.search(text)
                 if found and found.group(1) == "3":
                     python, python_source = f"3.{found.group(2)}", f"site-packages paths in cell {index}"
+    full = str((meta.get("language_info") or {}).get("version") or "") if python_source == "language_info" else ""
     return NotebookClues(stamps=tuple(stamps), versions=tuple(dict.fromkeys(versions)), python=python,
-                         python_source=python_source)
+                         python_source=python_source, python_version=full)
+
+
+def python_release_era(version: str, *, today: date) -> date | None:
+    """About when Python ``version`` (``3.9.2``) was the newest release of its line, or None.
+
+    Only for a line past its end of life: a notebook saved with 3.9.2 ran after 3.9.2 came out,
+    most likely while it was current (the line's first release plus one bugfix cadence per
+    patch level, counting the next one too). A line still supported says little: distributions
+    keep one patch release for years (Debian's 3.11.2) while their users install today's
+    packages. Python 2 and versions without a patch level give None (too wide to date anything).
+    """
+    found = re.match(r"^(\d+)\.(\d+)\.(\d+)", version.strip())
+    if not found or found.group(1) != "3":
+        return None
+    minor, patch = int(found.group(2)), int(found.group(3))
+    first = _PYTHON_LINES.get((3, minor))
+    if first is None:
+        if minor < min(m for _, m in _PYTHON_LINES):
+            return None
+        first = date(2011 + minor, 10, 1)  # PEP 602: 3.14 in October 2025, and so on
+    end_of_life = first.replace(year=first.year + _LINE_YEARS)
+    if end_of_life > today:
+        return None
+    return min(first + timedelta(days=_PATCH_DAYS * (patch + 1)), end_of_life)
 
 
 def _language_python(meta: Mapping[str, Any]) -> tuple[str | None, str]:
@@ -299,6 +336,10 @@ def infer_era(clues: NotebookClues, *, release_dates: Mapping[str, Mapping[str, 
             candidates.append(Evidence(kind="versions", when=when, detail=label))
     if git and git <= today:
         candidates.append(Evidence(kind="git", when=git))
+    ran_on = python_release_era(clues.python_version, today=today) if clues.python_version else None
+    if ran_on:
+        candidates.append(Evidence(kind="python", when=ran_on, detail=f"{clues.python_version}, the newest "
+                                   f"{clues.python} about then"))
     if mtime and mtime <= today:
         candidates.append(Evidence(kind="mtime", when=mtime))
     python = clues.python
@@ -312,7 +353,7 @@ def infer_era(clues: NotebookClues, *, release_dates: Mapping[str, Mapping[str, 
     chosen = [e for e in candidates if e.kind == kind]
     # The latest run time or the newest printed version: the notebook ran with all of them.
     pick = max(chosen, key=lambda e: e.when)
-    when, reason = pick.when, KINDS[kind] + (f": {pick.detail}" if kind == "versions" else "")
+    when, reason = pick.when, KINDS[kind] + (f": {pick.detail}" if kind in {"versions", "python"} else "")
     if caps:
         cap = min(caps, key=lambda e: e.when)
         if cap.when < when:

@@ -33,6 +33,13 @@ from .settings import PipSettings, pip_settings
 
 _ACCEPT = "application/vnd.pypi.simple.v1+json"
 KERNEL_PACKAGES = ("ipykernel",)  # the kernel stays current whatever the notebook's era
+# Kernel packages (current) that call into a notebook library (of the era) without declaring
+# which versions they work with: the bound they need when the notebook needs that library.
+# matplotlib-inline 0.2 calls RcParams._get, new in matplotlib 3.7: with an era's matplotlib
+# every plot failed ("'RcParams' object has no attribute '_get'"); 0.1.7 works with all of 3.x.
+# (Resolving it as of the era instead fails before 2021: it did not exist, and uv then takes
+# an ipykernel from 2015 that predates it.)
+ERA_BOUNDS = {"matplotlib": ("matplotlib-inline<0.2",)}
 _TIMEOUT = 30
 
 
@@ -163,6 +170,16 @@ class EraResolution:
     cutoff: str | None
 
 
+def era_bounds(requirements: Iterable[str]) -> list[str]:
+    """The bounds on the kernel's current packages that ``requirements`` call for (``ERA_BOUNDS``)."""
+    names = []
+    for line in requirements:
+        found = re.match(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)", line)
+        if found:
+            names.append(canonicalize_name(found.group(1)))
+    return [bound for name in dict.fromkeys(names) for bound in ERA_BOUNDS.get(name, ())]
+
+
 def resolve_as_of(requirements: Iterable[str], era: Era, python: str, *, uv: str = "uv",
                   settings: PipSettings | None = None, attempts: int = 30,
                   current: Iterable[str] = KERNEL_PACKAGES) -> EraResolution:
@@ -180,6 +197,7 @@ def resolve_as_of(requirements: Iterable[str], era: Era, python: str, *, uv: str
     moves: dict[str, ForwardMove] = {}
     now = datetime.now(timezone.utc)
     current = _closure(uv, [canonicalize_name(c) for c in current], python, settings) if era.when else []
+    reqs += era_bounds(reqs) if era.when else []
     releases: dict[str, list[Release]] = {}
     cutoff = era.exclude_newer()
     last = ""

@@ -190,7 +190,8 @@ def current_spec(path: Path, options: BuildOptions = BuildOptions(), *,
         if stored is not None:  # the era a built notebook was resolved as of stays with it
             spec = spec.with_changes(as_of=stored.as_of, as_of_reason=stored.as_of_reason)
     else:
-        spec, lock = era_resolve(path, spec.with_changes(as_of="", as_of_reason=""), choice, progress=progress)
+        spec, lock = era_resolve(path, spec.with_changes(as_of="", as_of_reason=""), choice, progress=progress,
+                                 base=base)
     changes = list(refreshed.changes)
     if stored is not None and base != old_base:
         changes.append(f"base image {_shown_base(old_base, spec)} → {_shown_base(base, spec)}")

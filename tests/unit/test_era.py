@@ -190,3 +190,35 @@ def test_current_packages_get_todays_cut_off():
     era = Era(when=date(2019, 3, 2), reason="r")
     args = uv_arguments(era, [], current=["IPyKernel"], now=t("2026-11-30T12:00:00"))
     assert args == ["--exclude-newer", "2019-03-03T00:00:00Z", "--exclude-newer-package", "ipykernel=2026-11-30T12:00:00Z"]
+
+
+def test_the_python_patch_release_dates_a_notebook_with_no_better_evidence():
+    from envkit.era import python_release_era
+
+    nb = notebook(code("import numpy as np"), language_info={"name": "python", "version": "3.9.2"})
+    clues = read_clues(nb)
+    assert clues.python == "3.9" and clues.python_version == "3.9.2"
+    # 3.9.0 came out 2020-10-05; 3.9.2 was current about three bugfix releases later
+    era = infer_era(clues, mtime=date(2026, 11, 29), today=TODAY)  # a fresh copy's mtime loses to it
+    assert era.when == date(2021, 4, 6) and era.describe() == (
+        "as of 2021-04-06: the Python it ran on: 3.9.2, the newest 3.9 about then")
+    assert infer_era(clues, git=date(2022, 6, 1), today=TODAY).reason.startswith("last git commit")
+    # never past the line's end of life; a line still supported (3.11 until 2027-10) dates nothing:
+    # distributions keep one patch release for years while their users install today's packages
+    assert python_release_era("3.8.30", today=TODAY) == date(2024, 10, 14)
+    assert python_release_era("3.11.2", today=TODAY) is None and python_release_era("3.15.0", today=TODAY) is None
+    assert python_release_era("3.11.2", today=date(2027, 11, 1)) == date(2023, 4, 25)
+    # too wide to say anything: Python 2, no patch level, a Python from before the table
+    assert [python_release_era(v, today=TODAY) for v in ("2.7.18", "3.9", "3.3.7", "")] == [None] * 4
+    # a version read from a traceback path has no patch level: it dates nothing
+    paths = read_clues(notebook(code("1", {"output_type": "error", "ename": "E", "evalue": "",
+                                           "traceback": ["/usr/lib/python3.7/site-packages/numpy/x.py"]})))
+    assert paths.python == "3.7" and infer_era(paths, today=TODAY).when is None
+
+
+def test_an_eras_matplotlib_bounds_the_kernels_matplotlib_inline():
+    from envkit.era_sources import era_bounds
+
+    # matplotlib-inline 0.2 needs matplotlib 3.7: bounded when the notebook needs matplotlib
+    assert era_bounds(["numpy", "Matplotlib>=3.1", "ipykernel", "matplotlib"]) == ["matplotlib-inline<0.2"]
+    assert era_bounds(["numpy", "ipykernel"]) == []
