@@ -24,7 +24,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
-os.environ.setdefault("ENVKIT_TEST_RUN", "bench")
+# A label of its own, so the images it builds can be told apart (and removed) later.
+os.environ.setdefault("ENVKIT_LABELS", "dev.envkit.test-run=pip-bench")
 
 from jupyter_client import KernelManager  # noqa: E402
 
