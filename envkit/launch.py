@@ -23,6 +23,12 @@ that changed meanwhile is never overwritten: the container's version is written 
 container's own layer (no volume), so the dead-man switch's ``auto_remove`` takes it with the
 container. JupyterLab ending by itself leaves the container up (a marker line, then ``sleep``)
 until ``stop()`` has copied the files back or the owner is gone.
+
+Over an ``ssh://`` engine the port is published on the engine host's 127.0.0.1 (a port the
+engine picks) and a free 127.0.0.1 port here is forwarded to it through envkit's ssh master
+(``envkit.engine.ssh_tunnel``), as kernel ports are: the URL names the local port, and
+``stop()`` cancels the forward (the master itself ends with this process). Other engines on
+another machine (``tcp://HOST``) are refused: their published port is not reachable from here.
 """
 
 from __future__ import annotations
@@ -43,13 +49,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from .errors import EngineError, KernelError, NotebookError, UsageError
+from .errors import EngineError, EnvkitError, KernelError, NotebookError, UsageError
 from .events import Done, Log, Note, Progress, Step, emit
 from .labels import LABEL_BUILD_KEY, LABEL_KIND, LABEL_NOTEBOOK, LABEL_OWNER, LABEL_SPEC, base_labels
 from .settings import debug
 
 if TYPE_CHECKING:
     from .build import BuildOptions
+    from .engine.ssh import Tunnel
     from .kernels.transfer import Returned, Snapshot
     from .privileges import RunAs
 
@@ -86,6 +93,8 @@ class LabServer:
     _stdin: Any = None
     _snapshot: Snapshot | None = None  # the folder sent to a remote engine, to copy back on stop()
     _ended: bool = False  # JupyterLab printed ENDED_MARKER (its container waits for stop())
+    _tunnel: Tunnel | None = None  # an ssh:// engine's master, forwarding ``port`` here to the published one
+    _forwarded: dict[int, int] = field(default_factory=dict)
 
     def running(self) -> bool:
         """True while the container runs (and, on a remote engine, JupyterLab in it)."""
@@ -130,6 +139,9 @@ class LabServer:
 
         _LIVE.pop(self.container_id, None)
         self._copy_back()  # before the stdin goes: auto_remove takes the container's copy with it
+        if self._forwarded and self._tunnel is not None:
+            forwarded, self._forwarded = self._forwarded, {}
+            self._tunnel.cancel(forwarded)
         if self._stdin is not None:
             try:
                 self._stdin.close()
@@ -306,7 +318,7 @@ def _running_lab(nb: Path) -> LabServer | None:
     A launch container whose owner on this host is gone (left by an envkit without the dead-man
     switch) is removed on the way.
     """
-    from .engine import containers
+    from .engine import containers, ssh_tunnel
     from .ownership import owner_state
 
     for state in containers.find({LABEL_KIND: "launch", LABEL_NOTEBOOK: str(nb)}):
@@ -325,10 +337,17 @@ def _running_lab(nb: Path) -> LabServer | None:
         ip = bindings[0].get("HostIp") or "127.0.0.1"
         host = "127.0.0.1" if ip in ("0.0.0.0", "::", "") else ip
         port = int(bindings[0]["HostPort"])
+        tunnel, forwarded = ssh_tunnel(), {}
+        if tunnel is not None:  # its port is on the engine's host: forward one here to it, as start_lab does
+            published = found.published.get(CONTAINER_PORT, ("", 0))[1]
+            if not published:
+                continue
+            forwarded = _forward(tunnel, published, None)
+            host, port = "127.0.0.1", next(iter(forwarded))
         base_url = f"http://{host}:{port}/lab/tree/{quote(nb.name)}"
         return LabServer(url=f"{base_url}?token={token}", base_url=base_url, token=token, port=port,
                          container_id=state.id, image_id=found.image, notebook=nb,
-                         started=False, owner=owner)
+                         started=False, owner=owner, _tunnel=tunnel, _forwarded=forwarded)
     return None
 
 
@@ -352,7 +371,7 @@ def start_lab(path: str | os.PathLike[str], *, copy: bool = False, port: int | N
     (or with ``0``/``-1`` lift) the default limits (``envkit.privileges``).
     """
     from .build import BuildOptions, ensure_image
-    from .engine import containers, engine_url, shares_files
+    from .engine import containers, engine_url, shares_files, ssh_tunnel
     from .kernels import transfer, watchdog
     from .ownership import owner
     from .privileges import folder_access, folder_hint, folder_warning, limits, run_as
@@ -371,7 +390,11 @@ def start_lab(path: str | os.PathLike[str], *, copy: bool = False, port: int | N
         emit(progress, Note(text=f"JupyterLab will listen on {ip}, reachable from other machines; "
                                  "anyone with the token can run code as you", level="warning"))
     remote = not copy and not shares_files()
-    if not shares_files():
+    tunnel = None if shares_files() else ssh_tunnel()
+    if tunnel is not None and not is_loopback(ip):
+        raise UsageError(f"launch: --ip {ip} over the ssh:// engine at {engine_url()}: JupyterLab is reached "
+                         "through the SSH tunnel, on 127.0.0.1 here only", "leave --ip out")
+    if not shares_files() and tunnel is None:
         _check_reachable(ip)
     if remote:
         emit(progress, Note(text=f"the engine at {engine_url()} does not see this machine's files: "
@@ -409,7 +432,9 @@ def start_lab(path: str | os.PathLike[str], *, copy: bool = False, port: int | N
         if (warning := folder_warning(nb.parent, who, "--user root")) is not None:
             emit(progress, Note(text=warning, level="warning"))
     token = secrets.token_hex(24)
-    host_port = port or free_port(ip)
+    # Over ssh:// the engine picks a free port on its host's loopback; ours is forwarded to it once it runs.
+    host_port = 0 if tunnel is not None else port or free_port(ip)
+    binding = (ip,) if tunnel is not None else (ip, host_port)
     env = {"JUPYTER_TOKEN": token, "HOME": _home(record.id, who)}
     argv = ["jupyter", "lab", "--ip=0.0.0.0", f"--port={CONTAINER_PORT}", "--no-browser",
             f"--ServerApp.root_dir={root}", "--ServerApp.password=",
@@ -427,12 +452,13 @@ def start_lab(path: str | os.PathLike[str], *, copy: bool = False, port: int | N
         held = f'"$@"; echo "{ENDED_MARKER}"; exec sleep infinity'
         command = watchdog.command("python", ["sh", "-c", held, "envkit-lab", *argv])
     labels = {**base_labels("launch"), LABEL_NOTEBOOK: str(nb), LABEL_OWNER: owner()}
-    emit(progress, Step(n=3, total=3, text=f"starting JupyterLab on {ip}:{host_port}"))
+    where = f"{engine_url()}, through the SSH tunnel" if tunnel is not None else f"{ip}:{host_port}"
+    emit(progress, Step(n=3, total=3, text=f"starting JupyterLab on {where}"))
     try:
         container_id = containers.create(
             image, command, labels=labels, name=f"envkit-lab-{secrets.token_hex(4)}",
             user=who.user, environment=env, working_dir=root, ports=[CONTAINER_PORT], stdin_open=True,
-            host_config={"binds": binds, "port_bindings": {CONTAINER_PORT: (ip, host_port)}, "init": True,
+            host_config={"binds": binds, "port_bindings": {CONTAINER_PORT: binding}, "init": True,
                          "auto_remove": True, "cap_drop": ["ALL"], "security_opt": ["no-new-privileges"],
                          **limits(mem_limit, pids_limit)},
         )
@@ -455,6 +481,8 @@ def start_lab(path: str | os.PathLike[str], *, copy: bool = False, port: int | N
         # Attach before start, so there is no moment when the server runs unwatched.
         server.follow(containers.attach(container_id, output=True))
         containers.start(container_id)
+        if tunnel is not None:
+            _tunnel_to(server, tunnel, port)
         _wait_until_ready(server, timeout, progress)
     except BaseException:
         server.stop()
@@ -462,8 +490,35 @@ def start_lab(path: str | os.PathLike[str], *, copy: bool = False, port: int | N
     if debug():
         for line in list(server.output):
             emit(progress, Log(line=line))
-    emit(progress, Done(text=f"JupyterLab is ready at {base_url}"))
+    emit(progress, Done(text=f"JupyterLab is ready at {server.base_url}"))
     return server
+
+
+def _forward(tunnel: Tunnel, published: int, port: int | None) -> dict[int, int]:
+    """``{local: published}`` once the ssh master listens on ``port`` (or a free one) of 127.0.0.1 here."""
+    forwards = {port or free_port("127.0.0.1"): published}
+    try:
+        tunnel.forward(forwards)
+    except EnvkitError as exc:  # EngineUnavailable: the master refused the forward
+        raise EngineError(f"launch: {exc.message}", "a local port may be taken: launch it again"
+                          + (" without --port" if port else "")) from exc
+    return forwards
+
+
+def _tunnel_to(server: LabServer, tunnel: Tunnel, port: int | None) -> None:
+    """Forward a port here to the one the engine published on its host, and point the URLs at it."""
+    from .engine import containers
+
+    state = containers.inspect(server.container_id)
+    published = state.published.get(CONTAINER_PORT, ("", 0))[1] if state is not None else 0
+    if not published:
+        raise EngineError(f"launch: JupyterLab's container {server.container_id[:12]} ended before its port "
+                          "was published", "run with ENVKIT_DEBUG=1 for the server's log")
+    server._tunnel, server._forwarded = tunnel, _forward(tunnel, published, port)
+    server.port = next(iter(server._forwarded))
+    old = server.base_url
+    server.base_url = re.sub(r"^http://[^/]+", f"http://127.0.0.1:{server.port}", old)
+    server.url = server.url.replace(old, server.base_url, 1)
 
 
 def _check_reachable(ip: str) -> None:
@@ -474,8 +529,7 @@ def _check_reachable(ip: str) -> None:
     if engine_hostname() not in LOOPBACK:
         raise EngineError(f"launch on the engine at {engine_url()} is not supported yet: JupyterLab's port is "
                           f"published on {ip} of that machine, which this one cannot reach",
-                          "forward the engine over a tunnel to a tcp://127.0.0.1 port here "
-                          "(ssh -L PORT:/var/run/docker.sock HOST)")
+                          "reach it as DOCKER_HOST=ssh://USER@HOST: envkit then tunnels JupyterLab's port")
 
 
 def stop_labs(path: str | os.PathLike[str], report: list[tuple[str, str]] | None = None) -> list[str]:

@@ -203,6 +203,74 @@ def test_envkit_build_over_ssh(on_ssh, tmp_path, base_image):
     assert connect().images.get(meta.image.id).id == meta.image.id  # on the engine behind sshd
 
 
+@pytest.fixture(scope="module")
+def lab_on_ssh(ssh_remote, engine, base_image, tmp_path_factory):
+    """The tiny environment image and its JupyterLab layer (built on the shared engine), copied in."""
+    import docker
+    from support.build import shared_env_image
+    from support.share_image import SharedImage
+
+    from envkit import engine as envkit_engine
+    from envkit.launch import ensure_lab_image, lab_image_plan
+
+    envkit_engine.reset()  # build on the shared engine, whatever a test before left
+    built = shared_env_image(base_image, tmp_path_factory)
+    ensure_lab_image(built.image.id)
+    there = docker.DockerClient(base_url=f"unix:///var/tmp/envkit-remote-{TEST_RUN}/docker.sock")
+    try:
+        for tag in (built.image.tag, lab_image_plan(built.image.id)[2]):
+            there.images.load(engine.images.get(tag).save(named=tag))
+    finally:
+        there.close()
+    return SharedImage(image_id=built.image.id, tag=built.image.tag, spec=tiny_spec(), lock=built.lock)
+
+
+def _contents(server, rel: str, model: dict | None = None) -> dict:
+    """GET (or with ``model`` PUT) ``rel`` through the Jupyter server's contents API, with the token."""
+    import json
+    import urllib.request
+
+    api = server.base_url.split("/lab/")[0] + "/api/contents/" + rel
+    request = urllib.request.Request(api + ("?content=1" if model is None else ""),
+                                     data=None if model is None else json.dumps(model).encode(),
+                                     method="GET" if model is None else "PUT",
+                                     headers={"Authorization": f"token {server.token}",
+                                              "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as resp:
+        return json.loads(resp.read())
+
+
+def test_launch_over_ssh_through_a_forwarded_port_and_saved_edits_come_back(lab_on_ssh, on_ssh, tmp_path):
+    from support.share_image import notebook_for
+
+    from envkit import engine as envkit_engine
+    from envkit.engine import containers
+    from envkit.labels import LABEL_KIND
+    from envkit.launch import CONTAINER_PORT, start_lab
+
+    nb = notebook_for(lab_on_ssh, tmp_path / "project", name="answer.ipynb")
+    server = start_lab(nb)
+    try:
+        [lab] = containers.find({LABEL_KIND: "launch", "dev.envkit.test-run": TEST_RUN})
+        ip, published = containers.inspect(lab.id).published[CONTAINER_PORT]
+        # Published on the engine host's loopback; the URL names a port here where envkit's ssh master listens.
+        assert ip == "127.0.0.1" and server.base_url.startswith(f"http://127.0.0.1:{server.port}/lab/tree/")
+        assert server.port != published and _listener(server.port) == envkit_engine.ssh_tunnel().pid
+        assert f"token={server.token}" in server.url
+        model = _contents(server, "answer.ipynb")
+        assert "print('envkit answer', 6 * 7)" in ["".join(c["source"]) for c in model["content"]["cells"]]
+        model["content"]["cells"].append({"cell_type": "code", "id": "added", "metadata": {}, "outputs": [],
+                                          "execution_count": None, "source": "print('added over ssh')"})
+        _contents(server, "answer.ipynb", {"type": "notebook", "format": "json", "content": model["content"]})
+        assert "added over ssh" not in nb.read_text()
+    finally:
+        server.stop()
+    assert "print('added over ssh')" in nb.read_text()
+    assert server.copy_error == "" and list(server.copied_back.written) == ["answer.ipynb"]
+    assert not containers.find({LABEL_KIND: "launch", "dev.envkit.test-run": TEST_RUN})
+    assert _listener(server.port) is None, "the launch's forward outlived it"
+
+
 @pytest.mark.parametrize("case", ["host key unknown", "key refused", "no ssh", "no docker there"])
 def test_each_failure_is_one_line_saying_what_to_do(ssh_remote, monkeypatch, tmp_path, case):
     server, _ = ssh_remote
