@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import uuid
 
 import docker
 import pytest
@@ -76,7 +77,7 @@ INTERRUPTED = textwrap.dedent("""
         if isinstance(event, Log):
             print(event.line, flush=True)
     try:
-        build_dockerfile("FROM %s\\nRUN echo envkit-sleeping && sleep 300\\n", {}, tag="", labels={},
+        build_dockerfile("FROM %s\\nRUN echo envkit-sleeping %s && sleep 300\\n", {}, tag="", labels={},
                          progress=progress)
     except Interrupted as exc:
         print("INTERRUPTED", exc, flush=True)
@@ -85,7 +86,9 @@ INTERRUPTED = textwrap.dedent("""
 
 
 def test_ctrl_c_stops_the_build_and_removes_its_container(engine, base_image):
-    proc = subprocess.Popen([sys.executable, "-c", INTERRUPTED % base_image], stdout=subprocess.PIPE, text=True)
+    # A step of its own: a cached one (a build that finished after its caller died) would not run.
+    script = INTERRUPTED % (base_image, uuid.uuid4().hex)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     container = ""
     assert proc.stdout is not None
     for line in proc.stdout:
