@@ -98,12 +98,7 @@ def lab(tmp_path_factory):
                 time.sleep(0.3)
         yield server
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        system.stop(proc, timeout=30)
         log.close()
 
 

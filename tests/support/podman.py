@@ -68,12 +68,7 @@ def podman_service(local, images: tuple[str, ...]) -> Iterator[str]:
                 c.remove(force=True)
         except Exception:  # noqa: BLE001 - the service may already be gone
             pass
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        system.stop(proc, timeout=30)
         log.close()
         subprocess.run([*podman_cmd, "system", "reset", "--force"], env=env, capture_output=True)
         for line in reversed(Path("/proc/mounts").read_text().splitlines()):
@@ -119,10 +114,5 @@ def without_init(host: str) -> Iterator[str]:
         _wait_for(f"unix://{sock}", proc, run / "no-init.log")
         yield f"unix://{sock}"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        system.stop(proc, timeout=30)
         log.close()

@@ -81,10 +81,5 @@ def registry(engine) -> Iterator[Registry]:
                 time.sleep(0.2)
             yield Registry(host=f"127.0.0.1:{port}", storage=root / "storage")
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            system.stop(proc, timeout=10)
             log.close()

@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import TEST_RUN
+from . import TEST_RUN, system
 
 ROOTS = Path("/var/tmp")  # not /tmp: an engine in its own mount namespace has a tmpfs there
 
@@ -306,12 +306,7 @@ class SecondEngine:
             except Exception:  # noqa: BLE001 - the engine goes away with everything in it
                 pass
             self.started += _children(self.proc.pid)
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+            system.stop(self.proc, timeout=60)
         if self._client is not None:
             self._client.close()
             self._client = None

@@ -118,12 +118,7 @@ def sshd(env: dict[str, str], *, user: str = "root") -> Iterator[SshServer]:
         yield SshServer(folder=folder, port=port, user=user, key=folder / "id_client", host_key=host_key)
     finally:
         if proc is not None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            system.stop(proc, timeout=10)
         if made_privsep:
             shutil.rmtree(PRIVSEP_DIR, ignore_errors=True)
         shutil.rmtree(folder, ignore_errors=True)

@@ -21,6 +21,16 @@ class Missing(RuntimeError):
     """Something the integration tests need is not on this machine."""
 
 
+def stop(proc: subprocess.Popen, timeout: float = 30) -> None:
+    """Stop a process a test started: SIGTERM, then SIGKILL after ``timeout`` seconds; reaped either way."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def may_install() -> bool:
     return os.environ.get("CI", "").lower() == "true" and hasattr(os, "geteuid") and os.geteuid() == 0
 
