@@ -160,5 +160,5 @@ def era_resolve(path: Path, spec: EnvSpec, choice: AsOf, *, progress: Progress |
         return spec, None
     spec = spec.with_changes(as_of=era.when.isoformat(), as_of_reason=era.reason[:300])
     lock = Lock(spec_digest=spec.digest(), python=python(), packages=pins_of(resolution.pins), source="era")
-    emit(progress, Note(text=resolution_line(era, resolution.moves)))
+    emit(progress, Note(text=resolution_line(era, resolution.moves, resolution.floored)))
     return spec, lock

@@ -15,10 +15,12 @@ import subprocess
 import urllib.error
 import urllib.request
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timezone
 from pathlib import Path
 
+from packaging.requirements import InvalidRequirement
+from packaging.requirements import Requirement as PEP508
 from packaging.utils import (
     InvalidWheelFilename,
     canonicalize_name,
@@ -28,7 +30,7 @@ from packaging.utils import (
 
 from .era import Era, NotebookClues, exclude_newer, infer_era, read_clues
 from .errors import PackageError
-from .releases import ForwardMove, Release, move_forward, uv_arguments
+from .releases import Floor, ForwardMove, Release, below_floor, era_floor, move_forward, uv_arguments
 from .settings import PipSettings, pip_settings
 
 _ACCEPT = "application/vnd.pypi.simple.v1+json"
@@ -168,6 +170,7 @@ class EraResolution:
     moves: tuple[ForwardMove, ...]
     arguments: tuple[str, ...]
     cutoff: str | None
+    floored: tuple[tuple[Floor, str], ...] = ()  # floors the first resolution went under, with what it took
 
 
 def era_bounds(requirements: Iterable[str]) -> list[str]:
@@ -191,26 +194,82 @@ def resolve_as_of(requirements: Iterable[str], era: Era, python: str, *, uv: str
     the era's cut-off itself moves to the newest move (the image's Python is younger than the
     notebook's world). The ``current`` packages (the kernel's) and everything they depend on
     resolve as of now. Raises ``PackageError`` with uv's last lines when nothing resolves.
+
+    uv can also succeed by going back years instead (a dependency of the era's release has no
+    wheel, an old release had no such dependency): when a top-level requirement without a
+    version of its own resolved below its floor (``releases.era_floor``), it resolves again with
+    every floor as a lower bound, so the blocking dependency moves forward instead.
     """
     settings = settings or pip_settings()
-    reqs = list(requirements)
-    moves: dict[str, ForwardMove] = {}
-    now = datetime.now(timezone.utc)
+    top = list(requirements)
+    reqs = list(top)
     current = _closure(uv, [canonicalize_name(c) for c in current], python, settings) if era.when else []
     reqs += era_bounds(reqs) if era.when else []
     releases: dict[str, list[Release]] = {}
+    resolution = _resolve_rounds(reqs, era, python, uv=uv, settings=settings, attempts=attempts,
+                                 current=current, releases=releases)
+    floors = _floors(top, era, python, settings=settings, skip=current, releases=releases)
+    went_under = below_floor(floors, resolution.pins)
+    if not went_under:
+        return resolution
+    try:
+        # Past a floor the next versions are often the era's prereleases (ipywidgets 8.0.0a4 for a
+        # 2021 era), which the notebook never had: only the ones a requirement asks for explicitly.
+        floored = _resolve_rounds(reqs + [f.requirement() for f in floors], era, python, uv=uv, settings=settings,
+                                  attempts=attempts, current=current, releases=releases,
+                                  extra=["--prerelease", "explicit"])
+    except PackageError:
+        return resolution  # the floors cannot all hold: the resolution uv found stands
+    return replace(floored, floored=tuple(went_under))
+
+
+def _floors(requirements: Iterable[str], era: Era, python: str, *, settings: PipSettings, skip: Iterable[str],
+            releases: dict[str, list[Release]]) -> list[Floor]:
+    """The floor of each top-level requirement that names no version (the notebook's own pins and
+    bounds are its word) and is not the kernel's; an index that does not answer gives no floor."""
+    stamp = era.exclude_newer()
+    if stamp is None:
+        return []
+    cutoff = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    skipped = {canonicalize_name(s) for s in skip}
+    floors = []
+    for line in requirements:
+        try:
+            req = PEP508(line)
+        except InvalidRequirement:
+            continue
+        key = canonicalize_name(req.name)
+        if req.specifier or req.url or key in skipped:
+            continue
+        try:
+            if key not in releases:
+                releases[key] = fetch_releases(key, settings=settings)
+        except PackageError:
+            continue
+        floor = era_floor(key, releases[key], cutoff=cutoff, python=python)
+        if floor is not None:
+            floors.append(floor)
+    return floors
+
+
+def _resolve_rounds(reqs: list[str], era: Era, python: str, *, uv: str, settings: PipSettings, attempts: int,
+                    current: list[str], releases: dict[str, list[Release]],
+                    extra: Iterable[str] = ()) -> EraResolution:
+    """The rounds of ``resolve_as_of``: compile, move forward what uv blames, compile again."""
+    moves: dict[str, ForwardMove] = {}
+    now = datetime.now(timezone.utc)
     cutoff = era.exclude_newer()
     last = ""
     for _ in range(attempts):
         args = uv_arguments(era, moves.values(), current=[c for c in current if c not in moves], now=now)
         if args and cutoff:
             args[1] = cutoff  # the era's, or the newest move's when nothing else could move
-        proc = _uv_compile(uv, reqs, args, python, settings)
+        proc = _uv_compile(uv, reqs, [*args, *extra], python, settings)
         if proc.returncode == 0:
             pins = tuple(line.strip() for line in proc.stdout.splitlines()
                          if line.strip() and not line.lstrip().startswith("#"))
-            return EraResolution(pins=pins, moves=tuple(moves.values()), arguments=tuple(args), cutoff=args[1]
-                                 if args else None)
+            return EraResolution(pins=pins, moves=tuple(moves.values()), arguments=(*args, *extra),
+                                 cutoff=args[1] if args else None)
         last = proc.stderr
         moved = False
         stamp = datetime.fromisoformat((args[1] if args else exclude_newer(date.today())).replace("Z", "+00:00"))

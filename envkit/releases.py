@@ -4,6 +4,8 @@ An era's upload-date cut-off (``envkit.era``) can leave a package with nothing t
 the image's Python: numpy 1.16 (2019) has no wheel for Python 3.11. ``move_forward`` finds the
 earliest later release that installs and gives that package its own cut-off; ``uv_arguments``
 turns the era and the moves into uv's ``--exclude-newer`` / ``--exclude-newer-package``.
+``era_floor`` is the other direction: no release older than the one current a year before the
+era, so a package uv would backtrack years for (a dependency with no wheel) moves forward instead.
 Release data comes from the index through ``envkit.era_sources.fetch_releases``.
 """
 
@@ -11,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
@@ -46,6 +48,26 @@ class ForwardMove:
     def uv_value(self) -> str:
         """``--exclude-newer-package`` takes ``NAME=TIMESTAMP``."""
         return f"{self.distribution}={self.exclude_newer}"
+
+
+# How far before the era a notebook's package may go back: its author's environment, not the
+# resolver's. A year covers a machine set up a while before the notebook was written (releases
+# of most packages come every few months); uv's backtracking went five years (ipywidgets 5.2.2,
+# 2016, for a 2021 era).
+FLOOR_WINDOW = timedelta(days=365)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Floor:
+    """The oldest release an era lets a top-level requirement resolve to, and when it was current."""
+
+    distribution: str
+    version: str
+    uploaded: date
+
+    def requirement(self) -> str:
+        """The lower bound uv is given: ``ipywidgets>=7.5.1``."""
+        return f"{self.distribution}>={self.version}"
 
 
 def installs_on(release: Release, python: str) -> bool:
@@ -135,6 +157,34 @@ def move_forward(distribution: str, releases: Iterable[Release], *, cutoff: date
                        reason=f"{had}; {version} ({release.uploaded.date()}) is the first that does")
 
 
+def era_floor(distribution: str, releases: Iterable[Release], *, cutoff: datetime, python: str,
+              window: timedelta = FLOOR_WINDOW) -> Floor | None:
+    """The release current ``window`` before ``cutoff``: the newest final one uploaded by then that
+    allows ``python``, what a resolver would have taken that day. None when there was none (a
+    package younger than the window has no floor).
+    """
+    then = cutoff - window
+    current = [(v, r) for r in releases if (v := _final(r)) is not None and not r.yanked and r.files
+               and r.uploaded <= then and _python_allowed(r.requires_python, python)]
+    if not current:
+        return None
+    version, release = max(current, key=lambda pair: pair[0])
+    return Floor(distribution=canonicalize_name(distribution), version=str(version), uploaded=release.uploaded.date())
+
+
+def below_floor(floors: Iterable[Floor], pins: Iterable[str]) -> list[tuple[Floor, str]]:
+    """The floors a resolution went under, each with the version it took (``name==version`` pins)."""
+    taken: dict[str, Version] = {}
+    for line in pins:
+        name, _, version = line.partition("==")
+        try:
+            taken[canonicalize_name(name.strip())] = Version(version.split(";")[0].strip())
+        except InvalidVersion:
+            continue
+    return [(f, str(taken[f.distribution])) for f in floors
+            if f.distribution in taken and taken[f.distribution] < Version(f.version)]
+
+
 def uv_arguments(era: Era, moves: Iterable[ForwardMove], *, current: Iterable[str] = (),
                  now: datetime | None = None) -> list[str]:
     """The uv options for an era: ``--exclude-newer`` and one ``--exclude-newer-package`` per move.
@@ -158,12 +208,14 @@ def uv_arguments(era: Era, moves: Iterable[ForwardMove], *, current: Iterable[st
     return args
 
 
-def resolution_line(era: Era, moves: Iterable[ForwardMove]) -> str:
+def resolution_line(era: Era, moves: Iterable[ForwardMove], floored: Iterable[tuple[Floor, str]] = ()) -> str:
     """The one line a build shows: ``resolved as of 2019-03-02: last git commit touching the
-    notebook; moved forward: pandas 1.5.0 (first with wheels for Python 3.11)``."""
+    notebook; moved forward: pandas 1.5.0 (first with wheels for Python 3.11)``, and the floors
+    that kept uv from going back: ``; floor: ipywidgets>=7.5.1 (current a year earlier; uv had taken 5.2.2)``."""
     line = "resolved " + era.describe()
     moved = [f"{m.distribution} {m.version} ({m.reason.rsplit('; ', 1)[0]})" for m in moves]
-    return line + ("; moved forward: " + ", ".join(moved) if moved else "")
+    held = [f"{f.requirement()} (current a year earlier; uv had taken {was})" for f, was in floored]
+    return line + ("; moved forward: " + ", ".join(moved) if moved else "") + ("; floor: " + ", ".join(held) if held else "")
 
 
 def unhonourable_pin(specifier: str, releases: Iterable[Release], python: str) -> str | None:

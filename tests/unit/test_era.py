@@ -8,7 +8,16 @@ import pytest
 
 from envkit.era import Era, exclude_newer, infer_era, parse_as_of, read_clues
 from envkit.era_sources import blocked_packages, parse_simple_json
-from envkit.releases import ForwardMove, Release, installs_on, move_forward, uv_arguments
+from envkit.releases import (
+    Floor,
+    ForwardMove,
+    Release,
+    below_floor,
+    era_floor,
+    installs_on,
+    move_forward,
+    uv_arguments,
+)
 
 TODAY = date(2026, 11, 30)
 
@@ -222,3 +231,42 @@ def test_an_eras_matplotlib_bounds_the_kernels_matplotlib_inline():
     # matplotlib-inline 0.2 needs matplotlib 3.7: bounded when the notebook needs matplotlib
     assert era_bounds(["numpy", "Matplotlib>=3.1", "ipykernel", "matplotlib"]) == ["matplotlib-inline<0.2"]
     assert era_bounds(["numpy", "ipykernel"]) == []
+
+
+# ipywidgets' releases around a 2021 era: uv went back to 5.2.2 (2016) when 7.6.3's dependencies had no wheel.
+IPYWIDGETS = [
+    rel("5.2.2", "2016-08-26", "ipywidgets-5.2.2-py2.py3-none-any.whl"),
+    rel("7.5.0", "2019-06-28", "ipywidgets-7.5.0-py2.py3-none-any.whl"),
+    rel("7.5.1", "2019-07-29", "ipywidgets-7.5.1-py2.py3-none-any.whl"),
+    rel("7.4.3", "2020-07-01", "ipywidgets-7.4.3-py2.py3-none-any.whl"),  # a backport: uploaded later, older version
+    rel("8.0.0a0", "2020-05-01", "ipywidgets-8.0.0a0-py3-none-any.whl"),
+    rel("7.6.3", "2020-12-29", "ipywidgets-7.6.3-py2.py3-none-any.whl"),
+    rel("7.8.5", "2024-10-22", "ipywidgets-7.8.5-py2.py3-none-any.whl"),
+]
+
+
+def test_the_floor_is_the_release_current_a_year_before_the_era():
+    # 2020-06-02 is a year before: 7.5.1 was the newest final then (not the 8.0 prerelease, not the later backport)
+    assert era_floor("IPyWidgets", IPYWIDGETS, cutoff=t("2021-06-02"), python="3.11") == Floor(
+        distribution="ipywidgets", version="7.5.1", uploaded=date(2019, 7, 29))
+    assert era_floor("ipywidgets", IPYWIDGETS, cutoff=t("2022-01-01"), python="3.11").version == "7.6.3"
+    # nothing a year before the era (a young package): no floor
+    assert era_floor("ipywidgets", IPYWIDGETS, cutoff=t("2017-01-01"), python="3.11") is None
+    assert era_floor("ipywidgets", [], cutoff=t("2021-06-02"), python="3.11") is None
+
+
+def test_the_floor_skips_releases_that_exclude_the_python_or_were_yanked():
+    releases = [rel("1.0", "2019-01-01", "x-1.0-py3-none-any.whl"),
+                rel("1.1", "2019-06-01", "x-1.1-py3-none-any.whl", requires="<3.10"),
+                Release(version="1.2", files=(("x-1.2-py3-none-any.whl", t("2019-09-01")),), yanked=True)]
+    assert era_floor("x", releases, cutoff=t("2021-01-01"), python="3.11").version == "1.0"
+    assert era_floor("x", releases, cutoff=t("2021-01-01"), python="3.9").version == "1.1"
+
+
+def test_below_floor_names_the_floors_a_resolution_went_under():
+    floor = Floor(distribution="ipywidgets", version="7.5.1", uploaded=date(2019, 7, 29))
+    other = Floor(distribution="pandas", version="1.0.0", uploaded=date(2020, 1, 29))
+    assert below_floor([floor, other], ["ipywidgets==5.2.2", "pandas==1.2.4", "six==1.16.0"]) == [(floor, "5.2.2")]
+    assert below_floor([floor], ["ipywidgets==7.6.3"]) == []
+    assert below_floor([floor], ["pandas==1.2.4"]) == []  # not in the resolution: nothing to say
+    assert floor.requirement() == "ipywidgets>=7.5.1"

@@ -9,7 +9,7 @@ import pytest
 from envkit.era import AsOf, Era, choose_as_of, resolves_as_of_now
 from envkit.era_build import era_choice, pins_of
 from envkit.errors import UsageError
-from envkit.releases import ForwardMove, resolution_line
+from envkit.releases import Floor, ForwardMove, resolution_line
 from envkit.spec import EnvSpec, Lock, Requirement
 from envkit.validate import Invalid
 
@@ -60,6 +60,10 @@ def test_the_one_line_names_the_date_the_reason_and_the_moves():
     assert resolution_line(era, [move]) == ("resolved as of 2019-03-02: last git commit touching the notebook; "
                                             "moved forward: pandas 1.5.0 (0.24.1 has no wheel for Python 3.11)")
     assert resolution_line(era, []) == "resolved as of 2019-03-02: last git commit touching the notebook"
+    floor = Floor(distribution="ipywidgets", version="7.5.1", uploaded=date(2019, 7, 29))
+    assert resolution_line(era, [], [(floor, "5.2.2")]) == (
+        "resolved as of 2019-03-02: last git commit touching the notebook; "
+        "floor: ipywidgets>=7.5.1 (current a year earlier; uv had taken 5.2.2)")
 
 
 def test_an_exact_pin_with_nothing_for_the_python_cannot_be_honoured():
