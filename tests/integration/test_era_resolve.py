@@ -99,3 +99,19 @@ def test_the_kernel_stays_current_while_the_notebooks_packages_are_of_their_era(
     got = resolve_as_of(["pandas", "ipykernel"], Era(when=date(2019, 3, 2), reason="test"), "3.11", uv=UV)
     assert pins(got)["ipykernel"] == pins(latest)["ipykernel"]
     assert pins(got)["pandas"] == Version("1.5.0")
+
+
+def test_a_floor_keeps_uv_from_going_back_years_for_a_dependency_without_a_wheel():
+    # As of mid-2021 on Python 3.11, ipywidgets 7.6.3 needs markupsafe 2.0.1 (through notebook), which
+    # has no cp311 wheel: uv alone went back to ipywidgets 5.2.2 (2016), whose import of
+    # ipython_genutils nothing installs. The floor (7.5.1, current a year before) moves markupsafe instead.
+    era = Era(when=date(2021, 6, 1), reason="test")
+    got = resolve_as_of(["ipywidgets", "ipykernel"], era, "3.11", uv=UV)
+    assert Version("7.5.1") <= pins(got)["ipywidgets"] < Version("8")  # a final of its era, not 8.0's alphas
+    assert "ipython-genutils" in pins(got)  # what 7.x imports is declared, so installed
+    floored = {f.distribution: (f.version, was) for f, was in got.floored}
+    assert floored["ipywidgets"][0] == "7.5.1" and Version(floored["ipywidgets"][1]) < Version("6")
+    assert "markupsafe" in {m.distribution for m in got.moves}
+    # an explicit bound in the notebook is its word: no floor, and what uv takes stands
+    bounded = resolve_as_of(["ipywidgets<6", "ipykernel"], era, "3.11", uv=UV)
+    assert bounded.floored == () and pins(bounded)["ipywidgets"] < Version("6")

@@ -270,3 +270,23 @@ def test_below_floor_names_the_floors_a_resolution_went_under():
     assert below_floor([floor], ["ipywidgets==7.6.3"]) == []
     assert below_floor([floor], ["pandas==1.2.4"]) == []  # not in the resolution: nothing to say
     assert floor.requirement() == "ipywidgets>=7.5.1"
+
+
+def test_floors_only_for_unversioned_requirements_and_none_when_the_index_does_not_answer():
+    import socket
+
+    from envkit.era_sources import _floors
+    from envkit.settings import PipSettings
+
+    with socket.socket() as s:  # a loopback port nothing listens on: the index refuses at once
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    refusing = PipSettings(index_url=f"http://127.0.0.1:{port}/simple")
+    era = Era(when=date(2021, 6, 1), reason="r")
+    known = {"ipywidgets": IPYWIDGETS}
+    floors = _floors(["ipywidgets", "pandas==1.2.4", "numpy<1.20", "ipykernel"], era, "3.11", settings=refusing,
+                     skip=["ipykernel"], releases=known)
+    assert [f.requirement() for f in floors] == ["ipywidgets>=7.5.1"]  # the notebook's own versions are its word
+    assert _floors(["ipywidgets"], era, "3.11", settings=refusing, skip=[], releases={}) == []
+    assert _floors(["ipywidgets"], Era(when=None, reason="now"), "3.11", settings=refusing, skip=[],
+                   releases=known) == []
