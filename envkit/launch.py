@@ -67,7 +67,6 @@ LABEL_LAB_BASE = "dev.envkit.lab-base"
 WORKDIR = "/home/envkit/work"
 _SKIP = {".git", ".ipynb_checkpoints", "__pycache__", ".venv", "node_modules"}
 OUTPUT_LINES = 40
-BESIDE_TAG = "from-lab"  # a container's version of a client file changed meanwhile: answer.from-lab.ipynb
 # Printed when JupyterLab ends on a remote engine; the container then waits for stop() to copy files back.
 ENDED_MARKER = "envkit-lab: JupyterLab ended"
 _LIVE: dict[str, LabServer] = {}
@@ -89,6 +88,7 @@ class LabServer:
     output: deque[str] = field(default_factory=lambda: deque(maxlen=OUTPUT_LINES))
     copied_back: Returned | None = None  # set by stop() on a remote engine: what came back
     copy_error: str = ""  # why the files could not be copied back, if so
+    removed_elsewhere: bool = False  # stop() found the container gone: another process stopped it
     _owned_images: list[str] = field(default_factory=list)
     _stdin: Any = None
     _snapshot: Snapshot | None = None  # the folder sent to a remote engine, to copy back on stop()
@@ -155,20 +155,28 @@ class LabServer:
     def _copy_back(self) -> None:
         """Write what JupyterLab created or changed in the container's copy to the client's folder."""
         from .engine import containers
-        from .kernels import transfer
 
         if self._snapshot is None:
             return
         snapshot, self._snapshot = self._snapshot, None
+        if containers.inspect(self.container_id) is None:
+            # Stopped from another process (envkit launch --stop), which copied the files back
+            # from the snapshot stored in the container; nothing is left here to copy.
+            self.removed_elsewhere = True
+            return
         try:
-            self.copied_back = transfer.unpack(containers.get_archive(self.container_id, str(snapshot.folder)),
-                                               snapshot, beside=BESIDE_TAG)
+            self.copied_back = copy_back(self.container_id, snapshot)
         except (EngineError, OSError, ValueError) as exc:  # tarfile errors are ValueErrors
             self.copy_error = str(exc)
 
     def copy_back_report(self) -> list[tuple[str, str]]:
         """(level, text) lines saying what ``stop()`` copied back from a remote engine; none for a local one."""
+        from .kernels import transfer
+
         folder = self.notebook.parent
+        if self.removed_elsewhere:
+            return [("info", "JupyterLab was stopped by another process: it copied the files back "
+                             "(envkit launch --stop does)")]
         if self.copy_error:
             return [("warning", f"the files in the container could not be copied back to {folder}: {self.copy_error}; "
                               "edits made in JupyterLab are lost")]
@@ -178,9 +186,7 @@ class LabServer:
         lines = [("info", f"copied {len(done.written)} file(s) JupyterLab created or changed back to {folder}"
                           + (f": {', '.join(done.written[:10])}" + (", ..." if len(done.written) > 10 else "")
                              if done.written else ""))]
-        for rel, other in zip(done.conflicts, done.beside, strict=False):
-            lines.append(("warning", f"{rel} changed in {folder} while JupyterLab ran: kept yours, "
-                                     f"the container's version is in {other}"))
+        lines.extend(("warning", text) for text in transfer.conflict_notes(done, folder, "JupyterLab"))
         return lines
 
     def __enter__(self) -> LabServer:
@@ -475,8 +481,10 @@ def start_lab(path: str | os.PathLike[str], *, copy: bool = False, port: int | N
                        container_id=container_id, image_id=image, notebook=nb, owner=labels[LABEL_OWNER],
                        _owned_images=owned)
     try:
-        if archive is not None:
+        if archive is not None and snapshot is not None:
             containers.put_archive(container_id, "/", archive)
+            # Stored with the container too, so a process that did not start it can copy back on stop.
+            containers.put_archive(container_id, "/", transfer.snapshot_archive(snapshot))
             server._snapshot = snapshot
         # Attach before start, so there is no moment when the server runs unwatched.
         server.follow(containers.attach(container_id, output=True))
@@ -532,26 +540,57 @@ def _check_reachable(ip: str) -> None:
                           "reach it as DOCKER_HOST=ssh://USER@HOST: envkit then tunnels JupyterLab's port")
 
 
+def copy_back(container_id: str, snapshot: Snapshot) -> Returned:
+    """Write what JupyterLab created or changed in the container's copy of the folder to the client's.
+
+    A client file changed since the start is kept; the container's version goes beside it
+    (``answer.from-lab.ipynb``). Raises EngineError, OSError or ValueError (a bad archive).
+    """
+    from .engine import containers
+    from .kernels import transfer
+
+    return transfer.unpack(containers.get_archive(container_id, str(snapshot.folder)), snapshot,
+                           beside=transfer.BESIDE_LAB)
+
+
+def _stored_snapshot(container_id: str) -> Snapshot | None:
+    """The snapshot a remote launch stored in its container at start; None for a launch without one."""
+    from .engine import containers, shares_files
+    from .kernels import transfer
+
+    if shares_files():
+        return None  # the folder was bind-mounted: nothing to bring back
+    try:
+        return transfer.read_snapshot(containers.get_archive(container_id, transfer.SNAPSHOT_PATH))
+    except (EngineError, ValueError):  # a local launch (bind mount) or --copy: nothing to bring back
+        return None
+
+
 def stop_labs(path: str | os.PathLike[str], report: list[tuple[str, str]] | None = None) -> list[str]:
     """Stop and remove the JupyterLab containers started for the notebook at ``path``.
 
     A server started from a notebook (``%envkit launch``) outlives the cell; this is its off switch.
-    Returns the short IDs of the containers removed; ``report`` gets what came back from a
-    remote engine (``LabServer.copy_back_report``: only for servers this process started).
+    On a remote engine the files come back first, whichever process started the server: one
+    started elsewhere is copied back from the snapshot stored in its container. Returns the
+    short IDs of the containers removed; ``report`` gets what came back (``copy_back_report``).
     """
     from .engine import containers
 
-    nb = str(Path(path).resolve())
-    found = containers.find({LABEL_KIND: "launch", LABEL_NOTEBOOK: nb})
+    nb = Path(path).resolve()
+    found = containers.find({LABEL_KIND: "launch", LABEL_NOTEBOOK: str(nb)})
     for state in found:
-        if state.id in _LIVE:  # started by this process: let go of its stdin too
-            server = _LIVE[state.id]
-            server.stop()
+        server = _LIVE.get(state.id)
+        if server is None and (snapshot := _stored_snapshot(state.id)) is not None:
+            # Started by another process: copy back as its stop() would, before removing it.
+            server = LabServer(url="", base_url="", token="", port=0, container_id=state.id, image_id="",
+                               notebook=nb, started=False, _snapshot=snapshot)
+        if server is not None:
+            server.stop()  # started here: lets go of its stdin too
             if report is not None:
                 report.extend(server.copy_back_report())
         containers.remove(state.id)
     return [state.id[:12] for state in found]
 
 
-__all__ = ["LabServer", "ensure_lab_image", "stop_labs", "free_port", "is_loopback", "lab_dockerfile", "lab_image_plan",
+__all__ = ["LabServer", "copy_back", "ensure_lab_image", "stop_labs", "free_port", "is_loopback", "lab_dockerfile", "lab_image_plan",
            "redact", "start_lab"]

@@ -75,6 +75,9 @@ def run(args: argparse.Namespace, ui: UI) -> int:
         for signum in (signal.SIGTERM, signal.SIGHUP):
             signal.signal(signum, _interrupt)
         server.wait()
+        server.stop()
+        if server.removed_elsewhere:  # envkit launch --stop in another process (which copied the files back)
+            return 0
         ui.message("JupyterLab stopped by itself", level="warning")
         return 1
     except KeyboardInterrupt:

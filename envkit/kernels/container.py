@@ -161,18 +161,22 @@ class ContainerKernel:
         containers.kill(self.id, signum)
 
     def copy_back(self, snapshot: transfer.Snapshot) -> None:
-        """Bring the files the kernel wrote in its folder copy back to the client's folder."""
+        """Bring the files the kernel wrote in its folder copy back to the client's folder.
+
+        A client file changed meanwhile is kept; the kernel's version goes beside it
+        (``answer.from-kernel.ipynb``) and a warning names both.
+        """
         if snapshot.folder == Path("/"):
             return
         try:
-            done = transfer.unpack(containers.get_archive(self.id, str(snapshot.folder)), snapshot)
+            done = transfer.unpack(containers.get_archive(self.id, str(snapshot.folder)), snapshot,
+                                   beside=transfer.BESIDE_KERNEL)
         except (EngineError, OSError, ValueError) as exc:  # tarfile errors are ValueErrors
             log.warning("envkit kernel %s: could not copy its files back to %s: %s",
                         self.kernel_id[:8], snapshot.folder, exc)
             return
-        for rel in done.conflicts:
-            log.warning("envkit kernel %s: %s changed both in the kernel and in %s; the client's copy was kept",
-                        self.kernel_id[:8], rel, snapshot.folder)
+        for text in transfer.conflict_notes(done, snapshot.folder, "the kernel"):
+            log.warning("envkit kernel %s: %s", self.kernel_id[:8], text)
 
     def open_tunnel(self) -> None:
         """Forward the kernel's ports here to the ports the engine published on its host's loopback.

@@ -6,15 +6,21 @@ folder then go into the created container as one tar (``pack``, sent with ``put_
 before it starts), at the same paths a bind mount would give; when the kernel ends, the
 folder comes back as a tar (``get_archive``) and ``unpack`` writes only the files the kernel
 created or changed. A file changed on both sides keeps the client's version (a notebook
-saved in JupyterLab meanwhile is never reverted); the kernel's version is reported, or with
-``beside`` written next to it under a name of its own (``envkit launch`` on a remote engine).
-Nothing is deleted on the client. Pure logic: no engine here.
+saved in JupyterLab meanwhile is never reverted); the container's version is written next to
+it under a name of its own (``beside_name``: ``answer.from-kernel.ipynb`` for kernels and
+``envkit run``, ``answer.from-lab.ipynb`` for ``envkit launch``) and ``conflict_notes`` names
+both. Nothing is deleted on the client.
+
+A launch can be stopped by a process that did not start it (``envkit launch --stop``), which
+has no snapshot in memory: ``snapshot_archive`` stores it in the container at ``SNAPSHOT_PATH``
+and ``read_snapshot`` reads it back. Pure logic: no engine here.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import stat
 import tarfile
@@ -29,6 +35,13 @@ SKIPPED_DIRS = frozenset({".git", ".hg", ".svn", ".venv", "venv", "node_modules"
                           ".ipynb_checkpoints", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".tox"})
 MAX_FILES = 5000
 MAX_BYTES = 512 * 1024 * 1024
+# The tags of a container's version written beside a client file changed meanwhile.
+BESIDE_KERNEL = "from-kernel"  # kernels and envkit run: answer.from-kernel.ipynb
+BESIDE_LAB = "from-lab"  # envkit launch: answer.from-lab.ipynb
+# Where a launch container keeps its snapshot, for whichever process stops it. Outside the
+# folder (so it never comes back) and root's (JupyterLab never runs as root by default and
+# has no capabilities, so it cannot rewrite which files count as changed).
+SNAPSHOT_PATH = "/var/lib/envkit/copy-back.json"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -128,6 +141,42 @@ def beside_name(target: Path, tag: str) -> Path:
     raise OSError(f"no free name next to {target} for its {tag} version")
 
 
+def conflict_notes(done: Returned, folder: Path, during: str) -> list[str]:
+    """One line per file changed on both sides: the client's copy kept, where the container's went."""
+    return [f"{rel} changed in {folder} while {during} ran: kept yours, the container's version is in {other}"
+            for rel, other in zip(done.conflicts, done.beside, strict=False)]
+
+
+def snapshot_archive(snapshot: Snapshot) -> bytes:
+    """A tar to unpack at ``/`` that stores ``snapshot`` at ``SNAPSHOT_PATH``, root's, readable by all.
+
+    A file rather than a label: labels are in every container listing and inspect, and a
+    snapshot of 5000 files is some 400 KB of digests; the file costs nothing until a stop reads it.
+    """
+    data = json.dumps({"folder": snapshot.folder.as_posix(), "sent": snapshot.sent}).encode()
+    path = PurePosixPath(SNAPSHOT_PATH)
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        # Its own folder only: the engine makes missing parents, and an entry for /var would reset its mode.
+        tar.addfile(_entry(str(path.parent).lstrip("/"), uid=0, gid=0, mode=0o755, kind=tarfile.DIRTYPE))
+        tar.addfile(_entry(str(path).lstrip("/"), uid=0, gid=0, mode=0o644, size=len(data)), io.BytesIO(data))
+    return buf.getvalue()
+
+
+def read_snapshot(chunks: Iterable[bytes]) -> Snapshot:
+    """The snapshot in ``get_archive``'s tar of ``SNAPSHOT_PATH``; ValueError if it is not one."""
+    with tarfile.open(fileobj=io.BytesIO(b"".join(chunks)), mode="r") as tar:
+        member = next((m for m in tar if m.isreg()), None)
+        handle = tar.extractfile(member) if member is not None else None
+        if handle is None:
+            raise ValueError(f"no snapshot file at {SNAPSHOT_PATH}")
+        found = json.loads(handle.read())
+    if not isinstance(found, dict) or not isinstance(found.get("folder"), str) or \
+            not isinstance(found.get("sent"), dict) or not PurePosixPath(found["folder"]).is_absolute():
+        raise ValueError(f"{SNAPSHOT_PATH} is not an envkit snapshot")
+    return Snapshot(folder=Path(found["folder"]), sent={str(k): str(v) for k, v in found["sent"].items()})
+
+
 def unpack(chunks: Iterable[bytes], snapshot: Snapshot, *, beside: str = "") -> Returned:
     """Write what the kernel created or changed in its folder (``get_archive``'s tar) to the client.
 
@@ -178,4 +227,5 @@ def unpack(chunks: Iterable[bytes], snapshot: Snapshot, *, beside: str = "") -> 
     return Returned(written=tuple(written), conflicts=tuple(conflicts), beside=tuple(besides))
 
 
-__all__ = ["MAX_BYTES", "MAX_FILES", "SKIPPED_DIRS", "Returned", "Snapshot", "beside_name", "pack", "unpack"]
+__all__ = ["BESIDE_KERNEL", "BESIDE_LAB", "MAX_BYTES", "MAX_FILES", "SKIPPED_DIRS", "SNAPSHOT_PATH", "Returned",
+           "Snapshot", "beside_name", "conflict_notes", "pack", "read_snapshot", "snapshot_archive", "unpack"]

@@ -66,6 +66,7 @@ def test_a_kernel_reads_the_notebooks_folder_and_its_files_come_back(on_remote, 
     from envkit.kernels.options import KernelOptions
 
     (tmp_path / "data.txt").write_text("from the client")
+    (tmp_path / "notes.txt").write_text("v1")
     outputs: list[dict] = []
     km: KernelManager = kernel_manager(KernelOptions(image=on_remote), asynchronous=False)
     km.start_kernel(cwd=str(tmp_path))
@@ -74,15 +75,19 @@ def test_a_kernel_reads_the_notebooks_folder_and_its_files_come_back(on_remote, 
         kc.start_channels()
         kc.wait_for_ready(timeout=120)
         reply = kc.execute_interactive(
-            "import os\nprint(open('data.txt').read(), os.getcwd())\nopen('made.txt', 'w').write('by the kernel')",
+            "import os\nprint(open('data.txt').read(), os.getcwd())\nopen('made.txt', 'w').write('by the kernel')\n"
+            "open('notes.txt', 'w').write('v2 in the kernel')",
             timeout=60, output_hook=lambda msg: outputs.append(msg))
         assert reply["content"]["status"] == "ok"
         kc.stop_channels()
+        (tmp_path / "notes.txt").write_text("v2 on the client")  # changed on both sides meanwhile
     finally:
         km.shutdown_kernel(now=False)
     text = "".join(m["content"].get("text", "") for m in outputs if m["msg_type"] == "stream")
     assert f"from the client {tmp_path}" in text
     assert (tmp_path / "made.txt").read_text() == "by the kernel"
+    assert (tmp_path / "notes.txt").read_text() == "v2 on the client"
+    assert (tmp_path / "notes.from-kernel.txt").read_text() == "v2 in the kernel"
     assert not _remote_kernels()
 
 
@@ -138,8 +143,8 @@ def _launches(found) -> list[str]:
     return [line for line in found.containers() if "envkit-lab-" in line]
 
 
-def test_launch_copies_the_folder_in_and_saved_edits_come_back_on_stop(remote_engine, lab_on_remote, on_remote,
-                                                                        tmp_path):
+def test_launch_copies_the_folder_in_and_saved_edits_come_back_on_a_stop_from_another_process(
+        remote_engine, lab_on_remote, on_remote, tmp_path):
     from support.share_image import notebook_for
 
     from envkit.launch import start_lab
@@ -168,16 +173,22 @@ def test_launch_copies_the_folder_in_and_saved_edits_come_back_on_stop(remote_en
         # Files come back when the launch ends, not while it runs.
         assert "added in the lab" not in nb.read_text()
         assert not (folder / "results").exists()
+        # Stopped from another process, which has no snapshot in memory: it reads the one the
+        # launch stored in its container, and copies back by the same rules.
+        stopped = subprocess.run([sys.executable, "-m", "envkit", "launch", str(nb), "--stop"],
+                                 capture_output=True, text=True, env=dict(os.environ))
+        assert stopped.returncode == 0, stopped.stdout + stopped.stderr
     finally:
         server.stop()
     assert "print('added in the lab')" in nb.read_text()
     assert (folder / "results" / "made.txt").read_text() == "made in the lab"
     assert (folder / "notes.txt").read_text() == "v2 on the client"
     assert (folder / "notes.from-lab.txt").read_text() == "v2 in the lab"
-    assert server.copy_error == ""
-    assert sorted(server.copied_back.written) == ["answer.ipynb", "results/made.txt"]
-    report = "\n".join(text for _, text in server.copy_back_report())
+    report = stopped.stdout + stopped.stderr
+    assert "copied 2 file(s)" in report and "answer.ipynb" in report and "results/made.txt" in report
     assert "notes.txt changed" in report and "notes.from-lab.txt" in report
+    # The owner found the container gone: nothing copied twice, no "edits are lost" warning.
+    assert server.removed_elsewhere and server.copy_error == "" and server.copied_back is None
     assert _launches(found) == [] and found.volumes() == volumes
 
 

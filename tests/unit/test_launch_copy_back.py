@@ -31,3 +31,8 @@ def test_the_files_that_came_back_and_each_kept_client_change_are_named(tmp_path
 def test_a_failed_copy_back_says_the_edits_are_lost(tmp_path):
     ((level, text),) = _server(tmp_path, copy_error="copying /x out of container c: not found").copy_back_report()
     assert level == "warning" and "not found" in text and "lost" in text
+
+
+def test_a_server_stopped_from_another_process_does_not_say_the_edits_are_lost(tmp_path):
+    ((level, text),) = _server(tmp_path, removed_elsewhere=True).copy_back_report()
+    assert level == "info" and "another process" in text and "lost" not in text

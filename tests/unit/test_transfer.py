@@ -106,6 +106,59 @@ def test_unpack_leaves_a_file_changed_on_the_client_only_alone(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["a.txt"]
 
 
+def test_a_kernels_version_of_a_client_edit_goes_beside_it_under_its_own_tag(tmp_path):
+    (tmp_path / "answer.ipynb").write_text("v1")
+    (tmp_path / "data").write_text("d1")
+    _, snapshot = transfer.pack(tmp_path, "", b"", uid=1, gid=1)
+    (tmp_path / "answer.ipynb").write_text("v2 saved on the client")
+    (tmp_path / "data").write_text("d2 on the client")
+    (tmp_path / "data.from-kernel").write_text("someone's file")
+    done = transfer.unpack(_returned(tmp_path, {"answer.ipynb": b"v1 run by the kernel", "data": b"d1 kernel"}),
+                           snapshot, beside=transfer.BESIDE_KERNEL)
+    assert done.beside == ("answer.from-kernel.ipynb", "data.from-kernel-2")
+    assert (tmp_path / "answer.from-kernel.ipynb").read_text() == "v1 run by the kernel"
+    assert (tmp_path / "data.from-kernel").read_text() == "someone's file"
+    assert (tmp_path / "answer.ipynb").read_text() == "v2 saved on the client"
+    assert transfer.conflict_notes(done, tmp_path, "the kernel") == [
+        f"answer.ipynb changed in {tmp_path} while the kernel ran: kept yours, "
+        "the container's version is in answer.from-kernel.ipynb",
+        f"data changed in {tmp_path} while the kernel ran: kept yours, the container's version is in data.from-kernel-2",
+    ]
+
+
+def test_a_snapshot_stored_in_the_container_reads_back_the_same_and_is_roots(tmp_path):
+    (tmp_path / "a.txt").write_text("a")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "b.txt").write_text("b")
+    _, snapshot = transfer.pack(tmp_path, "", b"", uid=1000, gid=1000)
+    data = transfer.snapshot_archive(snapshot)
+    members = _members(data)
+    stored = members[transfer.SNAPSHOT_PATH.lstrip("/")]
+    assert (stored.uid, stored.gid, stored.mode) == (0, 0, 0o644)
+    assert [n for n in members if not transfer.SNAPSHOT_PATH.lstrip("/").startswith(n)] == []
+    # get_archive names the file by its own name, without its folders
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        content = tar.extractfile(stored).read()
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        info = tarfile.TarInfo("copy-back.json")
+        info.size = len(content)
+        tar.addfile(info, io.BytesIO(content))
+    assert transfer.read_snapshot([buf.getvalue()]) == snapshot
+    assert set(snapshot.sent) == {"a.txt", "sub/b.txt"}
+
+
+@pytest.mark.parametrize("content", [b"[]", b'{"folder": "relative", "sent": {}}', b'{"folder": "/x"}', b"not json"])
+def test_a_stored_snapshot_that_is_not_one_is_refused(content):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        info = tarfile.TarInfo("copy-back.json")
+        info.size = len(content)
+        tar.addfile(info, io.BytesIO(content))
+    with pytest.raises(ValueError):
+        transfer.read_snapshot([buf.getvalue()])
+
+
 @pytest.mark.parametrize(("url", "shared", "host"), [
     ("unix:///var/run/docker.sock", True, ""),
     ("tcp://127.0.0.1:2376", False, "127.0.0.1"),
