@@ -69,7 +69,11 @@ def test_failed_build_names_step_and_package(engine, env_image, base_image, requ
 
 
 INTERRUPTED = textwrap.dedent("""
+    import signal
     import sys
+    # Ctrl-C as in a terminal: a shell that starts the suite in the background (no job control)
+    # makes its children ignore SIGINT, and Python then installs no KeyboardInterrupt handler.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     from envkit.build import build_dockerfile
     from envkit.events import Log
     from envkit.errors import Interrupted
