@@ -15,10 +15,10 @@ import os
 import subprocess
 import sys
 
-import nbformat
 import pytest
 from support import TEST_RUN
 from support.kernels import kernel_image, standin_kernel_image  # noqa: F401
+from support.notebooks import run_writing_notebook
 
 pytestmark = pytest.mark.docker
 
@@ -92,19 +92,7 @@ def test_a_kernel_reads_the_notebooks_folder_and_its_files_come_back(on_remote, 
 
 
 def test_envkit_run_brings_the_files_the_notebook_wrote_back(on_remote, tmp_path):
-    (tmp_path / "input.txt").write_text("21")
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell("n = int(open('input.txt').read())\nprint(n * 2)"),
-                nbformat.v4.new_code_cell("import pathlib\npathlib.Path('results').mkdir()\n"
-                                          "pathlib.Path('results/answer.txt').write_text(str(n * 2))")]
-    nbformat.write(nb, str(tmp_path / "nb.ipynb"))
-    done = subprocess.run([sys.executable, "-m", "envkit", "run", str(tmp_path / "nb.ipynb"), "-o",
-                           str(tmp_path / "out.ipynb"), "--image", on_remote], capture_output=True, text=True,
-                          env=dict(os.environ))
-    assert done.returncode == 0, done.stdout + done.stderr
-    executed = nbformat.read(tmp_path / "out.ipynb", as_version=4)
-    assert executed.cells[0].outputs[0]["text"] == "42\n"
-    assert (tmp_path / "results" / "answer.txt").read_text() == "42"
+    run_writing_notebook(tmp_path, on_remote)
     assert not _remote_kernels()
 
 

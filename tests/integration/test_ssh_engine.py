@@ -15,12 +15,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import nbformat
 import pytest
 from support import TEST_RUN
 from support import ssh_engine as support_ssh
 from support.build import tiny_notebook, tiny_spec
 from support.kernels import kernel_image, standin_kernel_image  # noqa: F401
+from support.notebooks import run_writing_notebook
 from support.remote_engine import Unavailable
 
 pytestmark = pytest.mark.docker
@@ -169,19 +169,7 @@ def test_a_kernel_runs_through_the_ssh_tunnel(on_ssh, tmp_path):
 
 def test_envkit_run_over_ssh_brings_the_files_back(on_ssh, tmp_path):
     server, image = on_ssh
-    (tmp_path / "input.txt").write_text("21")
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell("n = int(open('input.txt').read())\nprint(n * 2)"),
-                nbformat.v4.new_code_cell("import pathlib\npathlib.Path('results').mkdir()\n"
-                                          "pathlib.Path('results/answer.txt').write_text(str(n * 2))")]
-    nbformat.write(nb, str(tmp_path / "nb.ipynb"))
-    done = subprocess.run([sys.executable, "-m", "envkit", "run", str(tmp_path / "nb.ipynb"), "-o",
-                           str(tmp_path / "out.ipynb"), "--image", image], capture_output=True, text=True,
-                          env=dict(os.environ))
-    assert done.returncode == 0, done.stdout + done.stderr
-    executed = nbformat.read(tmp_path / "out.ipynb", as_version=4)
-    assert executed.cells[0].outputs[0]["text"] == "42\n"
-    assert (tmp_path / "results" / "answer.txt").read_text() == "42"
+    run_writing_notebook(tmp_path, image)
     assert not _kernels()
     # The CLI's ssh master ended with it: once this process's own is closed, no session is left.
     from envkit import engine as envkit_engine

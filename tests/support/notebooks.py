@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,26 @@ def make_notebook(path: Path, cells: Iterable[str], *, version: str = "3.11.7") 
     )
     nbformat.write(nb, path)
     return path
+
+
+
+def run_writing_notebook(folder: Path, image: str) -> None:
+    """``envkit run`` a notebook that reads ``input.txt`` and writes ``results/answer.txt`` in ``folder``.
+
+    For engines that cannot see the client's files: the input must go in and the written file
+    come back. Asserts the run, its output and the file.
+    """
+    (folder / "input.txt").write_text("21")
+    make_notebook(folder / "nb.ipynb", ["n = int(open('input.txt').read())\nprint(n * 2)",
+                                        "import pathlib\npathlib.Path('results').mkdir()\n"
+                                        "pathlib.Path('results/answer.txt').write_text(str(n * 2))"])
+    done = subprocess.run([sys.executable, "-m", "envkit", "run", str(folder / "nb.ipynb"), "-o",
+                           str(folder / "out.ipynb"), "--image", image], capture_output=True, text=True,
+                          env=dict(os.environ))
+    assert done.returncode == 0, done.stdout + done.stderr
+    executed = nbformat.read(folder / "out.ipynb", as_version=4)
+    assert executed.cells[0].outputs[0]["text"] == "42\n"
+    assert (folder / "results" / "answer.txt").read_text() == "42"
 
 
 def notebook_with_record(path: Path, record: object) -> bytes:
