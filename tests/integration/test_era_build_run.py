@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -27,15 +28,7 @@ def test_an_old_notebook_is_resolved_as_of_its_era_and_runs(engine, base_image, 
     cell = nbformat.v4.new_code_cell("import pandas as pd\ndf = pd.read_csv('x.csv', error_bad_lines=False)\n"
                                      "print(pd.__version__, len(df))")
     cell.metadata["execution"] = {"iopub.execute_input": "2021-06-01T10:00:00.000Z"}
-    nb = nbformat.v4.new_notebook(cells=[cell])
-    nb.metadata["language_info"] = {"name": "python", "version": "3.11.2"}
-    path = tmp_path / run_notebook("old")
-    nbformat.write(nb, path)
-    out = tmp_path / "out.ipynb"
-    done = subprocess.run([sys.executable, "-m", "envkit", "run", str(path), "-o", str(out),
-                           "--base-image", base_image], capture_output=True, text=True)
-    text = done.stdout + done.stderr
-    assert done.returncode == 0, text
+    path, out, text = _run(cell, "3.11.2", "old", base_image, tmp_path)
     assert "resolved as of 2021-06-01: run times stored in the notebook; moved forward: pandas " in text, text
     outputs = nbformat.read(out, as_version=4).cells[0].outputs
     version, rows = "".join(o.get("text", "") for o in outputs if o.get("name") == "stdout").split()
@@ -53,15 +46,7 @@ def test_a_fresh_copy_of_an_old_notebook_is_dated_by_the_python_it_ran_on(engine
     # would make the build compile numpy's sources.
     assert base_python(base_image) == "3.11" and base_python("envkit-no-such-image:x") is None
     cell = nbformat.v4.new_code_cell("import numpy as np\nprint(np.__version__, np.float(1.5))")
-    nb = nbformat.v4.new_notebook(cells=[cell])
-    nb.metadata["language_info"] = {"name": "python", "version": "3.9.2"}
-    path = tmp_path / run_notebook("copied")
-    nbformat.write(nb, path)
-    out = tmp_path / "out.ipynb"
-    done = subprocess.run([sys.executable, "-m", "envkit", "run", str(path), "-o", str(out),
-                           "--base-image", base_image], capture_output=True, text=True)
-    text = done.stdout + done.stderr
-    assert done.returncode == 0, text
+    path, out, text = _run(cell, "3.9.2", "copied", base_image, tmp_path)
     assert "resolved as of 2021-04-06: the Python it ran on: 3.9.2, the newest 3.9 about then" in text, text
     printed = "".join(o.get("text", "") for o in nbformat.read(out, as_version=4).cells[0].outputs
                       if o.get("name") == "stdout").split()
@@ -75,18 +60,24 @@ def test_an_old_notebook_plots_inline_with_its_eras_matplotlib(engine, base_imag
     # inline backend must be one that speaks to that matplotlib.
     cell = nbformat.v4.new_code_cell("%matplotlib inline\nimport matplotlib\nimport matplotlib.pyplot as plt\n"
                                      "plt.plot([1, 2, 3])\nplt.show()\nprint(matplotlib.__version__)")
-    nb = nbformat.v4.new_notebook(cells=[cell])
-    nb.metadata["language_info"] = {"name": "python", "version": "3.8.5"}
-    path = tmp_path / run_notebook("plots")
-    nbformat.write(nb, path)
-    out = tmp_path / "out.ipynb"
-    done = subprocess.run([sys.executable, "-m", "envkit", "run", str(path), "-o", str(out),
-                           "--base-image", base_image], capture_output=True, text=True)
-    text = done.stdout + done.stderr
-    assert done.returncode == 0, text
+    path, out, text = _run(cell, "3.8.5", "plots", base_image, tmp_path)
     assert "resolved as of 2020-10-14: the Python it ran on: 3.8.5" in text, text
     outputs = nbformat.read(out, as_version=4).cells[0].outputs
     assert any("image/png" in o.get("data", {}) for o in outputs), outputs
     version = "".join(o.get("text", "") for o in outputs if o.get("name") == "stdout").strip()
     assert version.split(".")[0] == "3" and int(version.split(".")[1]) < 7, version  # the era's, moved forward
     assert not kernel_containers(engine)
+
+
+def _run(cell, python: str, name: str, base_image: str, tmp_path: Path) -> tuple[Path, Path, str]:
+    """``envkit run`` a one-cell notebook saved with ``python``; its path, the output path and what envkit said."""
+    nb = nbformat.v4.new_notebook(cells=[cell])
+    nb.metadata["language_info"] = {"name": "python", "version": python}
+    path = tmp_path / run_notebook(name)
+    nbformat.write(nb, path)
+    out = tmp_path / "out.ipynb"
+    done = subprocess.run([sys.executable, "-m", "envkit", "run", str(path), "-o", str(out),
+                           "--base-image", base_image], capture_output=True, text=True)
+    text = done.stdout + done.stderr
+    assert done.returncode == 0, text
+    return path, out, text
